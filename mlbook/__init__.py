@@ -1,0 +1,18 @@
+"""Plumbing for *The Tensor Collective — Machine Learning from First Principles*.
+
+Chapters teach; this package holds what a reader need not read: data loading, the book's plot
+style, the kernel-free stepping widgets and the small SVG drawing they use.
+"""
+
+from mlbook.data import DATA_ENV, MNISTUnavailableError, data_root, load_mnist
+from mlbook.plotting import PALETTE, use_book_style
+
+__all__ = [
+    "DATA_ENV",
+    "MNISTUnavailableError",
+    "PALETTE",
+    "data_root",
+    "load_mnist",
+    "use_book_style",
+]
+__version__ = "0.1.0"

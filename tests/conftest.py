@@ -1,0 +1,120 @@
+"""Shared fixtures: the built site, a local web server for it, and headless Chromium.
+
+The tests read what a reader sees, so they run against ``_build/html`` as built by
+``scripts/build.sh`` (``scripts/test.sh`` builds it first).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# scripts/build.sh builds into $MLBOOK_OUT/_build (default: the repository root).
+BUILD = Path(os.environ.get("MLBOOK_OUT") or ROOT).resolve() / "_build"
+SITE = BUILD / "html"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def toc_files() -> list[str]:
+    """Every document in ``_toc.yml``, as a path without suffix (e.g. ``chapters/calculus``)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [entry["file"] for entry in part.get("chapters", [])]
+    return files
+
+
+def notebook_pages() -> list[str]:
+    return [f for f in toc_files() if (ROOT / f"{f}.ipynb").is_file()]
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"No built site at {SITE}: run `bash scripts/build.sh` first "
+                    "(`bash scripts/test.sh` does both).")
+    return SITE
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output for test results
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(site) -> str:
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("MLBOOK_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        # A missing browser is a failure, not a skip: the browser tests are most of what a reader sees.
+        pytest.fail("Chromium not found. Install Debian's chromium (`apt-get install chromium`) "
+                    "or set MLBOOK_CHROMIUM to a Chromium binary; scripts/test.sh installs it.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageLog:
+    """What a page did while loading: requests, failures and uncaught errors."""
+
+    def __init__(self, page, origin: str):
+        self.origin = origin
+        self.requests: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("requestfailed", lambda request: self.failed.append(
+            f"{request.url} ({request.failure})"))
+        page.on("response", lambda response: response.status >= 400 and self.failed.append(
+            f"{response.url} (HTTP {response.status})"))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def off_origin(self) -> list[str]:
+        return [url for url in self.requests
+                if not url.startswith(self.origin) and not url.startswith("data:")]
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.mlbook_log = PageLog(page, server)
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def open_page(page, server: str, doc: str, query: str = "") -> None:
+    """Load a book page and wait until its widgets (if any) have rendered."""
+    page.goto(f"{server}/{doc}.html{query}", wait_until="load")
+    if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
+        page.wait_for_selector(".jupyter-widgets .widget-play, .jupyter-widgets .widget-stack",
+                               state="attached")
+    page.wait_for_load_state("networkidle")
