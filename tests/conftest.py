@@ -118,3 +118,37 @@ def open_page(page, server: str, doc: str, query: str = "") -> None:
         page.wait_for_selector(".jupyter-widgets .widget-play, .jupyter-widgets .widget-stack",
                                state="attached")
     page.wait_for_load_state("networkidle")
+
+
+# --- Driving a mlbook Stepper in the page, as a reader would -------------------------------------
+
+def stepper(page, index: int = 0):
+    """The ``index``-th stepping widget on the page."""
+    widget = page.locator(".mlbook-stepper").nth(index)
+    widget.scroll_into_view_if_needed()
+    return widget
+
+
+def visible_frame(widget):
+    """The frame the reader sees now (exactly one ``.mlbook-frame`` is visible)."""
+    frames = widget.locator(".mlbook-frame:visible")
+    assert frames.count() == 1, f"expected one visible frame, found {frames.count()}"
+    return frames.first
+
+
+def step_forward(widget, times: int = 1) -> None:
+    """Press the up arrow in the step box ``times`` times (negative: step back)."""
+    box = widget.locator(".widget-text input").first
+    box.focus()
+    for _ in range(abs(times)):
+        box.press("ArrowUp" if times > 0 else "ArrowDown")
+
+
+def choose(widget, label: str, option: str) -> None:
+    """Pick ``option`` in the drop-down whose description is ``label``."""
+    dropdown = widget.locator(".widget-dropdown").filter(has_text=label)
+    dropdown.locator("select").select_option(label=option)
+
+
+def press_play(widget) -> None:
+    widget.locator(".widget-play button").first.click()

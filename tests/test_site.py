@@ -1,0 +1,60 @@
+"""Every page, loaded in headless Chromium as a reader would, works with no network."""
+
+import pytest
+from conftest import notebook_pages, open_page, toc_files
+
+import yaml
+from conftest import ROOT
+
+PAGES = toc_files()
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_loads_offline_without_errors(page, server, doc):
+    open_page(page, server, doc)
+    log = page.mlbook_log
+    assert not log.off_origin(), f"requests left the site: {log.off_origin()}"
+    assert not log.failed, f"failed requests: {log.failed}"
+    assert not log.errors, f"uncaught page errors: {log.errors}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_maths_is_typeset(page, server, doc):
+    open_page(page, server, doc)
+    math_nodes = page.locator("div.math, span.math").count()
+    if math_nodes == 0:
+        pytest.skip(f"{doc} has no mathematics")
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    rendered = page.locator("mjx-container").count()
+    assert rendered >= math_nodes, f"{rendered} of {math_nodes} formulas rendered"
+    assert not page.locator("mjx-merror").count(), "MathJax reported a TeX error"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_every_image_has_meaningful_alt_text(page, server, doc):
+    open_page(page, server, doc)
+    images = page.evaluate("""() => [...document.querySelectorAll('main img')].map(
+        img => ({src: img.src.slice(0, 60), alt: (img.getAttribute('alt') || '').trim()}))""")
+    bad = [img for img in images if len(img["alt"]) < 10 or img["alt"].startswith("<Figure")]
+    assert not bad, f"images without meaningful alt text: {bad}"
+    graphics = page.evaluate("""() => [...document.querySelectorAll('main svg[role=img]')].map(
+        svg => (svg.getAttribute('aria-label') || '').trim())""")
+    assert all(len(label) >= 10 for label in graphics), "an SVG figure lacks an aria-label"
+
+
+def _repository():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    org_repo = config["url"].removeprefix("https://github.com/").strip("/")
+    return org_repo, config.get("branch", "main")
+
+
+@pytest.mark.parametrize("doc", notebook_pages())
+def test_launch_buttons_open_this_notebook(page, server, doc):
+    open_page(page, server, doc)
+    org_repo, branch = _repository()
+    links = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+    binder = f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{doc}.ipynb"
+    colab = f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{doc}.ipynb"
+    assert binder in links, f"no Binder link to {doc}.ipynb among {[x for x in links if 'binder' in x]}"
+    assert colab in links, f"no Colab link to {doc}.ipynb among {[x for x in links if 'colab' in x]}"
