@@ -1,8 +1,8 @@
 """Small fixes to the HTML that jupyter-book 1.x writes.
 
 jupyter-book's default extensions register some inline scripts twice (sphinx-thebe's
-``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an uncaught SyntaxError on every
-page. Dropping exact duplicate script entries removes it without changing anything else.
+``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an uncaught SyntaxError on
+every page. Dropping exact duplicate script entries removes it without changing anything else.
 """
 
 from __future__ import annotations

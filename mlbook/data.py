@@ -24,7 +24,8 @@ class MNISTUnavailableError(RuntimeError):
 def data_root() -> Path:
     """Where data lives: ``$MLBOOK_DATA`` if set, else ``data/`` in the book's checkout.
 
-    Installed outside a checkout (e.g. on Colab), the fallback is ``data/`` in the working directory.
+    Installed outside a checkout (e.g. on Colab), the fallback is ``data/`` in the working
+    directory.
     """
     configured = os.environ.get(DATA_ENV)
     if configured:

@@ -54,7 +54,8 @@ class Canvas:
 
     def polyline(self, xs, ys, color: str, width: float = 2, dash: str | None = None,
                  opacity: float = 1.0) -> Canvas:
-        points = " ".join(f"{_fmt(u)},{_fmt(v)}" for u, v in (self.px(x, y) for x, y in zip(xs, ys)))
+        pixels = (self.px(x, y) for x, y in zip(xs, ys))
+        points = " ".join(f"{_fmt(u)},{_fmt(v)}" for u, v in pixels)
         extra = f' stroke-dasharray="{dash}"' if dash else ""
         self._items.append(
             f'<polyline clip-path="url(#{self._clip})" points="{points}" fill="none" '

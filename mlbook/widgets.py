@@ -23,7 +23,7 @@ BUILD_ENV = "MLBOOK_BUILD"
 def is_static_build() -> bool:
     """True while the book's build executes the notebook for the static HTML.
 
-    Controls that need a running kernel are left out then, since they could not work on the page.
+    Controls that need a running kernel are left out then: they could not work on the page.
     """
     return os.environ.get(BUILD_ENV) == "static"
 
@@ -33,7 +33,7 @@ def on_colab() -> bool:
 
 
 def link(source: tuple[widgets.Widget, str], target: tuple[widgets.Widget, str]):
-    """Keep ``target`` equal to ``source``: in the browser where possible, in the kernel on Colab."""
+    """Keep ``target`` equal to ``source``: in the browser, or in the kernel on Colab."""
     if on_colab():
         return widgets.link(source, target)
     return widgets.jslink(source, target)
@@ -150,7 +150,7 @@ def _html(content: str) -> widgets.HTML:
 
 
 def _padded(frames: list[widgets.HTML], n_frames: int) -> list[widgets.HTML]:
-    # The same widget repeated costs nothing in the page: a run that ended early holds its last frame.
+    # A repeated widget costs nothing in the page: a run that ended early holds its last frame.
     return frames + [frames[-1]] * (n_frames - len(frames))
 
 

@@ -25,7 +25,7 @@ def bootstrap_source(config_path: Path = ROOT / "_config.yml") -> str:
     repository = yaml.safe_load(config_path.read_text())["repository"]
     url, branch = repository["url"].rstrip("/"), repository.get("branch", "main")
     return (
-        "# On Colab, install the book's helper package (Binder and local set-ups already have it).\n"
+        "# On Colab, install the book's helper package (Binder and local set-ups have it).\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'

@@ -36,8 +36,9 @@ PACKAGES = [
      "html-manager", ["dist/", "package.json"]),
     ("mathjax", "3.2.2",
      "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
-     "mathjax", ["es5/tex-mml-chtml.js", "es5/input/tex/extensions/", "es5/output/chtml/fonts/woff-v2/",
-                 "es5/a11y/", "es5/ui/", "es5/adaptors/", "LICENSE", "package.json"]),
+     "mathjax", ["es5/tex-mml-chtml.js", "es5/input/tex/extensions/",
+                 "es5/output/chtml/fonts/woff-v2/", "es5/a11y/", "es5/ui/", "es5/adaptors/",
+                 "LICENSE", "package.json"]),
 ]
 # Source maps and the non-AMD bundle are not used by the page.
 SKIP_SUFFIXES = (".map", "dist/embed.js", ".LICENSE.txt.map")

@@ -70,7 +70,7 @@ def chromium_path() -> str | None:
 def browser():
     executable = chromium_path()
     if executable is None:
-        # A missing browser is a failure, not a skip: the browser tests are most of what a reader sees.
+        # A missing browser fails, never skips: browser tests check most of what a reader sees.
         pytest.fail("Chromium not found. Install Debian's chromium (`apt-get install chromium`) "
                     "or set MLBOOK_CHROMIUM to a Chromium binary; scripts/test.sh installs it.")
     from playwright.sync_api import sync_playwright

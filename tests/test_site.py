@@ -1,10 +1,8 @@
 """Every page, loaded in headless Chromium as a reader would, works with no network."""
 
 import pytest
-from conftest import notebook_pages, open_page, toc_files
-
 import yaml
-from conftest import ROOT
+from conftest import ROOT, notebook_pages, open_page, toc_files
 
 PAGES = toc_files()
 
@@ -13,6 +11,7 @@ PAGES = toc_files()
 def test_page_loads_offline_without_errors(page, server, doc):
     open_page(page, server, doc)
     log = page.mlbook_log
+    assert log.requests, "the page made no requests at all: is the server up?"
     assert not log.off_origin(), f"requests left the site: {log.off_origin()}"
     assert not log.failed, f"failed requests: {log.failed}"
     assert not log.errors, f"uncaught page errors: {log.errors}"
@@ -26,7 +25,7 @@ def test_maths_is_typeset(page, server, doc):
         pytest.skip(f"{doc} has no mathematics")
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
     page.evaluate("() => MathJax.startup.promise")
-    rendered = page.locator("mjx-container").count()
+    rendered = page.locator("main mjx-container").count()
     assert rendered >= math_nodes, f"{rendered} of {math_nodes} formulas rendered"
     assert not page.locator("mjx-merror").count(), "MathJax reported a TeX error"
 
@@ -34,11 +33,12 @@ def test_maths_is_typeset(page, server, doc):
 @pytest.mark.parametrize("doc", PAGES)
 def test_every_image_has_meaningful_alt_text(page, server, doc):
     open_page(page, server, doc)
-    images = page.evaluate("""() => [...document.querySelectorAll('main img')].map(
+    images = page.evaluate("""() => [...document.querySelectorAll('article img')].map(
         img => ({src: img.src.slice(0, 60), alt: (img.getAttribute('alt') || '').trim()}))""")
     bad = [img for img in images if len(img["alt"]) < 10 or img["alt"].startswith("<Figure")]
     assert not bad, f"images without meaningful alt text: {bad}"
-    graphics = page.evaluate("""() => [...document.querySelectorAll('main svg[role=img]')].map(
+    graphics = page.evaluate("""() => [...document.querySelectorAll(
+        'article svg[role=img]:not(.svg-inline--fa)')].map(
         svg => (svg.getAttribute('aria-label') || '').trim())""")
     assert all(len(label) >= 10 for label in graphics), "an SVG figure lacks an aria-label"
 
@@ -56,5 +56,5 @@ def test_launch_buttons_open_this_notebook(page, server, doc):
     links = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
     binder = f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{doc}.ipynb"
     colab = f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{doc}.ipynb"
-    assert binder in links, f"no Binder link to {doc}.ipynb among {[x for x in links if 'binder' in x]}"
-    assert colab in links, f"no Colab link to {doc}.ipynb among {[x for x in links if 'colab' in x]}"
+    assert binder in links, f"no Binder link to {doc}.ipynb: {[x for x in links if 'binder' in x]}"
+    assert colab in links, f"no Colab link to {doc}.ipynb: {[x for x in links if 'colab' in x]}"
