@@ -84,6 +84,7 @@ class Stepper(widgets.VBox):
         self._links = [link((self.play, "value"), (self.slider, "value")),
                        link((self.slider, "value"), (self.step_box, "value"))]
         self._leaves: dict[tuple[str, ...], widgets.Stack] = {}
+        self._backdrops: dict[str, widgets.HTML] = {}  # one widget per distinct backdrop
         self._frames: dict[tuple[str, ...], list[widgets.HTML]] = {}
         view = self._build(level=0, prefix=(), runs=runs, n_frames=n_frames, backdrops=backdrops)
         controls = widgets.HBox([self.play, self.slider, self.step_box],
@@ -124,7 +125,10 @@ class Stepper(widgets.VBox):
         for choice in self.choices[level]:
             child = self._build(level + 1, prefix + (choice,), runs, n_frames, backdrops)
             if level == 0 and backdrops is not None:
-                child = _overlay(_html(backdrops[choice]), child)
+                html = backdrops[choice]
+                if html not in self._backdrops:
+                    self._backdrops[html] = _html(html)
+                child = _overlay(self._backdrops[html], child)
             children.append(child)
         stack = widgets.Stack(children, selected_index=0)
         self._links.append(link((self.dropdowns[level], "index"), (stack, "selected_index")))
