@@ -2,38 +2,81 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mlbook.plotting import PALETTE, png_data_uri
 from mlbook.svg import Canvas
-from mlbook.widgets import Stepper
+from mlbook.widgets import Stepper, is_static_build, message
+
+Path = list[tuple[float, float, float]]  # (slope, intercept, loss) per step
+LIVE_CHOICE = "your own (type it below)"
 
 
-def _scatter(x, y, xlabel, ylabel):
+def line_fit_explorer(x, y, descend: Callable[[float], Path], learning_rates: Sequence[float],
+                      xlabel: str, ylabel: str) -> widgets.Widget:
+    """Step through gradient-descent fits of a line, one run per learning rate.
+
+    ``descend(eta)`` returns the run for learning rate ``eta``. In a live kernel a text box also
+    accepts any learning rate; in the static book the precomputed runs are the choices.
+    """
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
-    ax.scatter(x, y, s=22, color=PALETTE["blue"], zorder=3, label="measurements")
+    ax.scatter(x, y, s=22, color=PALETTE["blue"], zorder=3)
     ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(0, 1.05), ylim=(-0.2, 1.6))
     fig.tight_layout()
-    return fig, ax
-
-
-def line_fit_stepper(x, y, runs: dict[str, list[tuple[float, float, float]]],
-                     xlabel: str, ylabel: str) -> Stepper:
-    """A stepper over gradient-descent runs of a straight-line fit.
-
-    ``runs`` maps a learning-rate label to a list of ``(slope, intercept, loss)`` per step.
-    """
-    fig, ax = _scatter(x, y, xlabel, ylabel)
-    backdrop = png_data_uri(fig)
     alt = f"Scatter plot of {len(x)} measurements of {ylabel} against {xlabel}."
-    frames = {}
-    for label, path in runs.items():
-        frames[(label,)] = [_frame(fig, ax, x, y, step, w, b, loss)
-                            for step, (w, b, loss) in enumerate(path)]
-    plt.close(fig)
-    html = f'<img src="{backdrop}" alt="{alt}" style="width:100%;max-width:600px;display:block">'
-    return Stepper(frames, dims=["learning rate η"], backdrops={k[0]: html for k in frames})
+    backdrop = (f'<img src="{png_data_uri(fig)}" alt="{alt}" '
+                f'style="width:100%;max-width:600px;display:block">')
+
+    def frames(path: Path) -> list[str]:
+        return [_frame(fig, ax, x, y, step, w, b, loss) for step, (w, b, loss) in enumerate(path)]
+
+    runs = {(f"{eta}",): frames(descend(eta)) for eta in learning_rates}
+    if is_static_build():
+        plt.close(fig)
+        return Stepper(runs, dims=["learning rate η"], backdrops={k[0]: backdrop for k in runs})
+
+    runs[(LIVE_CHOICE,)] = runs[next(iter(runs))]
+    stepper = Stepper(runs, dims=["learning rate η"], backdrops={k[0]: backdrop for k in runs})
+    entry = widgets.Text(description="your η", placeholder="e.g. 0.3, then Enter",
+                         continuous_update=False)
+    status = widgets.HTML()
+
+    def run_typed(change) -> None:
+        try:
+            eta = _learning_rate(change["new"])
+        except ValueError as err:
+            status.value = message(str(err), "error")
+            return
+        with np.errstate(over="ignore", invalid="ignore"):
+            path = descend(eta)
+        stepper.set_run((LIVE_CHOICE,), frames(path))
+        stepper.dropdowns[0].value = LIVE_CHOICE
+        diverged = not math.isfinite(path[-1][2]) or path[-1][2] > 10 * path[0][2]
+        status.value = message(f"η = {eta:g}: " + ("the fit blew up." if diverged else
+                                                   "press play to watch the fit."),
+                               "warning" if diverged else "info")
+
+    entry.observe(run_typed, names="value")
+    return widgets.VBox([stepper, widgets.HBox([entry, status])])
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        eta = float(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number: type a learning rate such as 0.3.") from None
+    if not math.isfinite(eta) or eta <= 0:
+        raise ValueError(f"η = {text} cannot work: the learning rate must be a positive, finite "
+                         "number.")
+    if eta > 10:
+        raise ValueError(f"A learning rate of {eta:g} is far too large for this fit: "
+                         "try a value below 1.")
+    return eta
 
 
 def _frame(fig, ax, x, y, step, w, b, loss) -> str:

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from conftest import choose, open_page, press_play, step_forward, stepper, visible_frame
 
 
@@ -52,3 +53,53 @@ def test_play_advances_the_steps(page, server):
         arg=widget.element_handle(), timeout=15_000)
     assert _shown(visible_frame(widget))["step"] >= 2
     assert not page.mlbook_log.errors
+
+
+def _descend(eta, steps=10):
+    """Gradient descent on L(w, b) = (w - 1)² + b², enough to drive the widget."""
+    w = b = 0.0
+    path = [(w, b, (w - 1) ** 2 + b**2)]
+    for _ in range(steps):
+        w, b = w - eta * 2 * (w - 1), b - eta * 2 * b
+        path.append((w, b, (w - 1) ** 2 + b**2))
+    return path
+
+
+def _live_explorer(monkeypatch):
+    from mlbook.intro import LIVE_CHOICE, line_fit_explorer
+
+    monkeypatch.delenv("MLBOOK_BUILD", raising=False)
+    explorer = line_fit_explorer([0.1, 0.5, 0.9], [0.2, 0.6, 1.0], _descend, [0.1, 0.5],
+                                 xlabel="c", ylabel="A")
+    stepper, (entry, status) = explorer.children[0], explorer.children[1].children
+    return stepper, entry, status, LIVE_CHOICE
+
+
+def test_live_learning_rate_box_runs_any_valid_rate(monkeypatch):
+    stepper, entry, status, live = _live_explorer(monkeypatch)
+    entry.value = "0.25"
+    assert stepper.dropdowns[0].value == live
+    shown = stepper._leaves[(live,)].children[3].value
+    assert 'data-step="3"' in shown
+    assert f"w = {_descend(0.25)[3][0]:.4f}" in shown
+    assert "press play" in status.value
+
+
+@pytest.mark.parametrize("typed", ["0", "-0.5", "nan", "inf", "1e9", "fast"])
+def test_live_learning_rate_box_explains_bad_input(monkeypatch, typed):
+    stepper, entry, status, live = _live_explorer(monkeypatch)
+    before = stepper._leaves[(live,)].children
+    entry.value = typed
+    assert "mlbook-error" in status.value and "learning rate" in status.value
+    assert stepper._leaves[(live,)].children == before, "bad input must not change the run"
+
+
+def test_static_build_leaves_out_live_controls(monkeypatch):
+    from mlbook.intro import line_fit_explorer
+    from mlbook.widgets import Stepper
+
+    monkeypatch.setenv("MLBOOK_BUILD", "static")
+    explorer = line_fit_explorer([0.1, 0.5], [0.2, 0.6], _descend, [0.1, 0.5],
+                                 xlabel="c", ylabel="A")
+    assert isinstance(explorer, Stepper)
+    assert explorer.dropdowns[0].options == ("0.1", "0.5")
