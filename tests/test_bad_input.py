@@ -1,0 +1,366 @@
+"""Bad input, one table: every public ``mlbook`` function and live widget, fed what a reader or an
+author might mistype, must refuse it clearly and leave no partial files behind.
+
+A row is a :class:`Case`: a call that gets a fresh, empty working folder (also the current
+directory), and what must happen: an exception of the given types whose message names the problem
+(``match``, a regular expression), or, for live widgets, an HTML message of the given kind
+(``message="error"``) shown inside the widget. After the call the folder must hold exactly what
+it held before. No case may touch the network: downloads fail at once, as offline.
+
+To add a chapter's rows, append to ``CASES`` in its section at the end (``learning_rate_rows``
+writes the five standard learning-rate rows). A known missing check is a row with ``gap=...``:
+it runs as a strict xfail, so the row turns red once the check is added, and is then promoted.
+The run ends with a line ``bad-input cases: N checked``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from traitlets import TraitError
+
+from mlbook import DATA_ENV, MNISTUnavailableError, load_mnist
+
+MIRROR = Path(os.environ.get(DATA_ENV) or Path(__file__).resolve().parents[2]
+              / "shared" / "data" / "mnist-offline")
+BAD_LEARNING_RATES = {"zero": 0.0, "negative": -0.1, "nan": math.nan, "inf": math.inf,
+                      "huge": 1e9}
+
+
+@dataclass
+class Case:
+    id: str
+    call: Callable[[Path], object]
+    match: str = ""
+    raises: tuple[type[BaseException], ...] = (ValueError, TypeError)
+    message: str | None = None      # live widgets: the kind of message shown ("error", ...)
+    setup: Callable[[Path], None] | None = None
+    needs_mirror: bool = False
+    gap: str | None = None          # known missing validation (strict xfail, reported)
+    marks: list = field(default_factory=list)
+
+
+def learning_rate_rows(prefix: str, call: Callable[[Path, float], object],
+                       match: str = r"learning rate|η|eta", **more) -> list[Case]:
+    """The five standard rows: learning rate 0, negative, NaN, inf and 1e9."""
+    return [Case(f"{prefix}-lr-{name}", lambda ws, v=value: call(ws, v), match=match, **more)
+            for name, value in BAD_LEARNING_RATES.items()]
+
+
+# --- helpers for the rows ------------------------------------------------------------------------
+
+def _copy_mirror(ws: Path) -> Path:
+    raw = ws / "MNIST" / "raw"
+    shutil.copytree(MIRROR / "MNIST" / "raw", raw)
+    return raw
+
+
+def _truncate(name: str, keep: int):
+    def setup(ws: Path) -> None:
+        path = _copy_mirror(ws) / name
+        path.write_bytes(path.read_bytes()[:keep])
+    return setup
+
+
+def _garble_header(name: str):
+    def setup(ws: Path) -> None:
+        path = _copy_mirror(ws) / name
+        data = bytearray(path.read_bytes())
+        data[:16] = b"NOT AN IDX FILE!"
+        path.write_bytes(bytes(data))
+    return setup
+
+
+def _remove(name: str):
+    def setup(ws: Path) -> None:
+        (_copy_mirror(ws) / name).unlink()
+    return setup
+
+
+def _file_as_root(ws: Path) -> None:
+    (ws / "mnist.txt").write_text("not a folder")
+
+
+def _env_root(ws: Path):
+    os.environ[DATA_ENV] = str(ws / "nowhere")
+    try:
+        return load_mnist()
+    finally:
+        os.environ.pop(DATA_ENV)
+
+
+def _stepper(runs, dims=("choice",), **kwargs):
+    from mlbook.widgets import Stepper
+
+    return Stepper(runs, dims=list(dims), **kwargs)
+
+
+def _frames(n=3):
+    return [f'<div class="mlbook-frame" data-step="{i}">{i}</div>' for i in range(n)]
+
+
+def _line_data():
+    x = np.linspace(0, 1, 8)
+    return x, 0.5 * x + 0.2
+
+
+def _descend(eta: float):
+    x, y = _line_data()
+    w = b = 0.0
+    path = []
+    for _ in range(6):
+        residual = w * x + b - y
+        path.append((w, b, float(np.mean(residual ** 2))))
+        w -= eta * 2 * float(np.mean(residual * x))
+        b -= eta * 2 * float(np.mean(residual))
+    return path
+
+
+def _find(widget, kind):
+    found = [widget] if isinstance(widget, kind) else []
+    for child in getattr(widget, "children", ()):
+        found += _find(child, kind)
+    return found
+
+
+def _intro_typed(text: str):
+    """Type ``text`` into the introduction widget's live learning-rate box; the message shown."""
+    import ipywidgets as widgets
+
+    from mlbook import intro
+
+    os.environ.pop("MLBOOK_BUILD", None)  # a live kernel, not the static build
+    x, y = _line_data()
+    explorer = intro.line_fit_explorer(x, y, _descend, [0.1, 0.5], "x", "y")
+    (entry,) = _find(explorer, widgets.Text)
+    entry.value = text
+    messages = [h.value for h in _find(explorer, widgets.HTML) if "mlbook-message" in h.value]
+    return messages[-1] if messages else ""
+
+
+def _intro_static(learning_rates, y_len=None):
+    from mlbook import intro
+
+    os.environ["MLBOOK_BUILD"] = "static"
+    try:
+        x, y = _line_data()
+        return intro.line_fit_explorer(x, y[:y_len], _descend, learning_rates, "x", "y")
+    finally:
+        os.environ.pop("MLBOOK_BUILD")
+
+
+def _canvas(**kwargs):
+    from mlbook.svg import Canvas
+
+    args = {"width": 200, "height": 150, "xlim": (0, 1), "ylim": (0, 1)} | kwargs
+    return Canvas(**args)
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots(figsize=(1, 1))
+    return fig
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+UNAVAILABLE = (MNISTUnavailableError,)
+CASES: list[Case] = [
+    # mlbook.data.load_mnist
+    Case("load_mnist-missing-root", lambda ws: load_mnist(root=ws / "nowhere"),
+         match=r"MLBOOK_DATA.*export|export.*MLBOOK_DATA", raises=UNAVAILABLE),
+    Case("load_mnist-missing-root-from-env", _env_root, match=r"nowhere.*MLBOOK_DATA",
+         raises=UNAVAILABLE),
+    Case("load_mnist-root-is-a-file", lambda ws: load_mnist(root=ws / "mnist.txt"),
+         match="is a file, not a folder", raises=UNAVAILABLE, setup=_file_as_root),
+    Case("load_mnist-truncated-images", lambda ws: load_mnist(train=False, root=ws),
+         match="corrupt", raises=UNAVAILABLE, setup=_truncate("t10k-images-idx3-ubyte", 5000),
+         needs_mirror=True),
+    Case("load_mnist-truncated-labels", lambda ws: load_mnist(train=False, root=ws),
+         match="corrupt", raises=UNAVAILABLE, setup=_truncate("t10k-labels-idx1-ubyte", 9),
+         needs_mirror=True),
+    Case("load_mnist-empty-images-file", lambda ws: load_mnist(train=True, root=ws),
+         match="corrupt", raises=UNAVAILABLE, setup=_truncate("train-images-idx3-ubyte", 0),
+         needs_mirror=True),
+    Case("load_mnist-corrupt-idx-header", lambda ws: load_mnist(train=False, root=ws),
+         match="corrupt", raises=UNAVAILABLE, setup=_garble_header("t10k-images-idx3-ubyte"),
+         needs_mirror=True),
+    Case("load_mnist-one-file-missing", lambda ws: load_mnist(train=False, root=ws),
+         match=r"MLBOOK_DATA", raises=UNAVAILABLE, setup=_remove("t10k-labels-idx1-ubyte"),
+         needs_mirror=True),
+    # mlbook.widgets.Stepper
+    Case("Stepper-no-runs", lambda ws: _stepper({}), match="at least one run"),
+    Case("Stepper-key-not-a-tuple", lambda ws: _stepper({"a": _frames()}),
+         match="must be a tuple"),
+    Case("Stepper-key-wrong-length", lambda ws: _stepper({("a", "b"): _frames()}),
+         match="one choice for each"),
+    Case("Stepper-missing-combination",
+         lambda ws: _stepper({("a", "x"): _frames(), ("b", "y"): _frames()}, dims=("p", "q")),
+         match="every combination"),
+    Case("Stepper-empty-run", lambda ws: _stepper({("a",): []}), match="no frames",
+         gap="a run with no frames fails in IntSlider with TraitError 'setting max < min' "
+             "before Stepper's own check"),
+    Case("Stepper-frame-not-html", lambda ws: _stepper({("a",): [1, 2]}),
+         match="expected a unicode string", raises=(TraitError, TypeError, ValueError)),
+    Case("Stepper-backdrops-mismatch",
+         lambda ws: _stepper({("a",): _frames()}, backdrops={"zzz": "<img alt='x'>"}),
+         match="one backdrop for each choice"),
+    Case("Stepper-set_run-unknown-key",
+         lambda ws: _stepper({("a",): _frames()}).set_run(("b",), _frames()),
+         match="no run", raises=(KeyError,)),
+    Case("Stepper-set_run-empty",
+         lambda ws: _stepper({("a",): _frames()}).set_run(("a",), []),
+         match="at least one frame"),
+    # mlbook.svg.Canvas
+    Case("Canvas-zero-width-xlim", lambda ws: _canvas(xlim=(1, 1)).circle(1, 0.5, 3, "red"),
+         match="xlim", gap="Canvas divides by x1 - x0: ZeroDivisionError, no message"),
+    Case("Canvas-nan-ylim", lambda ws: _canvas(ylim=(0, math.nan)),
+         match="ylim", gap="Canvas accepts NaN limits and draws nothing, silently"),
+    Case("Canvas-empty-label", lambda ws: _canvas().to_svg(""),
+         match="label", gap="to_svg('') writes an SVG with an empty aria-label"),
+    Case("Canvas-polyline-length-mismatch",
+         lambda ws: _canvas().polyline([0, 0.5, 1], [0, 1], "red"),
+         match="same length", gap="polyline zips xs and ys: a shorter ys is cut silently"),
+    # mlbook.plotting
+    Case("png_data_uri-dpi-zero", lambda ws: png_data_uri(_figure(), dpi=0),
+         match="dpi must be positive"),
+    Case("png_data_uri-dpi-negative", lambda ws: png_data_uri(_figure(), dpi=-100),
+         match="dpi must be positive"),
+    Case("png_data_uri-not-a-figure", lambda ws: png_data_uri(None), match="figure",
+         gap="png_data_uri(None) fails with AttributeError: 'NoneType' ... 'savefig'"),
+    # mlbook.intro: the introduction's live learning-rate box shows a message, never a traceback
+    *[Case(f"intro-typed-eta-{name}", lambda ws, t=text: _intro_typed(t), match=match,
+           message="error")
+      for name, text, match in [
+          ("zero", "0", "positive, finite"), ("negative", "-0.1", "positive, finite"),
+          ("nan", "nan", "positive, finite"), ("inf", "inf", "positive, finite"),
+          ("huge", "1e9", "far too large"), ("not-a-number", "abc", "not a number"),
+          ("blank", " ", "not a number")]],
+    Case("intro-typed-eta-diverges", lambda ws: _intro_typed("2.5"), match="blew up",
+         message="warning"),
+    Case("intro-mismatched-x-y", lambda ws: _intro_static([0.1], y_len=3),
+         match="same size"),
+    Case("intro-no-learning-rates", lambda ws: _intro_static([]), match="at least one run"),
+    *learning_rate_rows("intro-author", lambda ws, eta: _intro_static([eta]),
+                        gap="line_fit_explorer draws any author-given learning rate "
+                            "(0, negative, NaN, inf, 1e9) without a check"),
+]
+
+
+def png_data_uri(*args, **kwargs):
+    from mlbook.plotting import png_data_uri as function
+
+    return function(*args, **kwargs)
+
+
+# --- chapter modules: add their rows here as the chapters land -------------------------------
+
+
+# --- running the table ---------------------------------------------------------------------------
+
+_RESULTS = {"checked": 0, "gaps": [], "failed": []}
+
+
+class _Summary:
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.write_sep("-", "bad input")
+        terminalreporter.write_line(
+            f"bad-input cases: {_RESULTS['checked']} checked, "
+            f"{len(_RESULTS['failed'])} failed, {len(_RESULTS['gaps'])} known gaps"
+            + (f" ({', '.join(_RESULTS['gaps'])})" if _RESULTS["gaps"] else ""))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary_line(request):
+    plugin = _Summary()
+    if not request.config.pluginmanager.is_registered(plugin):
+        request.config.pluginmanager.register(plugin, "mlbook-bad-input-summary")
+    yield
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable (test)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def _tree(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): (p.stat().st_size if p.is_file() else -1)
+            for p in folder.rglob("*")}
+
+
+def _params():
+    for case in CASES:
+        marks = list(case.marks)
+        if case.gap:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"known gap: {case.gap}"))
+        yield pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_bad_input_is_refused_clearly(case, tmp_path, monkeypatch, offline):
+    if case.needs_mirror and not (MIRROR / "MNIST" / "raw").is_dir():
+        pytest.fail(f"no MNIST copy at {MIRROR}: set {DATA_ENV}")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    for name in (DATA_ENV, "MLBOOK_BUILD"):
+        monkeypatch.delenv(name, raising=False)
+    if case.setup:
+        case.setup(workspace)
+    before = _tree(workspace)
+    _RESULTS["checked"] += 1
+    if case.gap:
+        _RESULTS["gaps"].append(case.id)
+    try:
+        if case.message:
+            shown = case.call(workspace)
+            assert f"mlbook-{case.message}" in shown, f"no {case.message} message shown: {shown!r}"
+            assert re.search(case.match, shown, re.I), f"the message {shown!r} does not name " \
+                f"the problem ({case.match})"
+        else:
+            with pytest.raises(case.raises) as info:
+                case.call(workspace)
+            text = str(info.value)
+            assert re.search(case.match, text, re.I | re.S), (
+                f"{type(info.value).__name__}: {text!r} does not name the problem "
+                f"({case.match})")
+            assert "Traceback" not in text
+        assert _tree(workspace) == before, "the call left files behind or changed them"
+    except BaseException:
+        if not case.gap:
+            _RESULTS["failed"].append(case.id)
+        raise
+
+
+def test_the_table_covers_every_public_module():
+    """Each public function of the shared modules has a row (a new function needs one too)."""
+    import mlbook.data
+    import mlbook.plotting
+    import mlbook.svg
+    import mlbook.widgets
+
+    covered = " ".join(case.id for case in CASES)
+    needed = {"load_mnist": mlbook.data, "Stepper": mlbook.widgets, "Canvas": mlbook.svg,
+              "png_data_uri": mlbook.plotting}
+    missing = [name for name, module in needed.items()
+               if hasattr(module, name) and name not in covered]
+    assert not missing, f"no bad-input rows for {missing}"
+    assert len(CASES) >= 30
