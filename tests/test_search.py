@@ -6,6 +6,7 @@ from conftest import open_page
 # page -> a word that occurs in that page only
 SEARCH_WORDS = {
     "chapters/introduction": "absorbance",
+    "chapters/calculus": "secant",
 }
 
 
