@@ -7,6 +7,7 @@ from conftest import open_page
 SEARCH_WORDS = {
     "chapters/introduction": "absorbance",
     "chapters/calculus": "secant",
+    "chapters/probability": "quincunx",
 }
 
 
