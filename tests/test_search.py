@@ -8,6 +8,7 @@ SEARCH_WORDS = {
     "chapters/introduction": "absorbance",
     "chapters/calculus": "secant",
     "chapters/probability": "quincunx",
+    "chapters/linear_algebra": "eigendigit",
 }
 
 
