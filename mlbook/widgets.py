@@ -2,9 +2,11 @@
 
 Every frame a reader can see is computed in Python when the book is built and stored in the page as
 widget state. Browser-side links (``jslink``) connect a ``Play`` button, a slider and a step box to
-stacks of frames, and drop-downs to the choice of run, so stepping needs no kernel. In a live kernel
-the chapters add controls that compute new runs; on Colab, where ``jslink`` is unreliable, the same
-links are made in the kernel instead.
+stacks of frames, and drop-downs to the choice of run, so stepping needs no kernel.
+
+In a live kernel (Jupyter, Binder, Colab) the same widget is driven by the kernel instead: observers
+put the current frame into one HTML view. That needs only widgets that ipywidgets 7 has too, and no
+``jslink``, which Colab does not support reliably; and it lets chapters add runs on the fly.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import html
 import itertools
 import os
-import sys
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -28,15 +29,11 @@ def is_static_build() -> bool:
     return os.environ.get(BUILD_ENV) == "static"
 
 
-def on_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
 def link(source: tuple[widgets.Widget, str], target: tuple[widgets.Widget, str]):
-    """Keep ``target`` equal to ``source``: in the browser, or in the kernel on Colab."""
-    if on_colab():
-        return widgets.link(source, target)
-    return widgets.jslink(source, target)
+    """Keep ``target`` equal to ``source``: in the browser for the static page, else in kernel."""
+    if is_static_build():
+        return widgets.jslink(source, target)
+    return widgets.link(source, target)
 
 
 def message(text: str, kind: str = "info") -> str:
@@ -67,15 +64,19 @@ class Stepper(widgets.VBox):
         if backdrops is not None and (not self.dims or set(backdrops) != set(self.choices[0])):
             raise ValueError("backdrops must give one backdrop for each choice of the first "
                              f"dimension {self.dims[:1]}")
-        n_frames = max(len(frames) for frames in runs.values())
-        self.play = widgets.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms,
+        empty = [key for key, frames in runs.items() if not frames]
+        if empty:
+            raise ValueError(f"every run needs at least one frame; {empty[:3]} have none")
+        self.runs = {key: list(frames) for key, frames in runs.items()}
+        self.backdrops = dict(backdrops) if backdrops is not None else None
+        last = self._last_step()
+        self.play = widgets.Play(value=0, min=0, max=last, interval=interval_ms,
                                  description="play", show_repeat=False)
-        self.slider = widgets.IntSlider(value=0, min=0, max=n_frames - 1, description=step_label,
+        self.slider = widgets.IntSlider(value=0, min=0, max=last, description=step_label,
                                         readout=False, continuous_update=True,
                                         layout=widgets.Layout(width="min(360px, 60%)"))
-        self.step_box = widgets.BoundedIntText(
-            value=0, min=0, max=n_frames - 1, layout=widgets.Layout(width="5.5em"),
-            continuous_update=True, tooltip="Step forward or back with the arrows")
+        self.step_box = widgets.BoundedIntText(value=0, min=0, max=last, continuous_update=True,
+                                               layout=widgets.Layout(width="5.5em"))
         self.dropdowns = [
             widgets.Dropdown(options=choices, value=choices[0], description=name,
                              style={"description_width": "initial"})
@@ -83,10 +84,17 @@ class Stepper(widgets.VBox):
         ]
         self._links = [link((self.play, "value"), (self.slider, "value")),
                        link((self.slider, "value"), (self.step_box, "value"))]
-        self._leaves: dict[tuple[str, ...], widgets.Stack] = {}
-        self._backdrops: dict[str, widgets.HTML] = {}  # one widget per distinct backdrop
-        self._frames: dict[tuple[str, ...], list[widgets.HTML]] = {}
-        view = self._build(level=0, prefix=(), runs=runs, n_frames=n_frames, backdrops=backdrops)
+        if is_static_build():
+            self._leaves: dict[tuple[str, ...], widgets.Stack] = {}
+            self._backdrop_widgets: dict[str, widgets.HTML] = {}  # one per distinct backdrop
+            view = self._stacks(level=0, prefix=())
+        else:
+            self.view = _html("")
+            self.slider.observe(self._show, names="value")
+            for dropdown in self.dropdowns:
+                dropdown.observe(self._show, names="value")
+            self._show()
+            view = self.view
         controls = widgets.HBox([self.play, self.slider, self.step_box],
                                 layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
         choosers = widgets.HBox(self.dropdowns, layout=widgets.Layout(flex_flow="row wrap"))
@@ -97,38 +105,62 @@ class Stepper(widgets.VBox):
     def n_frames(self) -> int:
         return self.slider.max + 1
 
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The run chosen in the drop-downs now."""
+        return tuple(dropdown.value for dropdown in self.dropdowns)
+
+    def frame(self) -> str:
+        """The HTML of the frame shown now (without its backdrop)."""
+        frames = self.runs[self.key]
+        return frames[min(self.slider.value, len(frames) - 1)]
+
     def set_run(self, key: tuple[str, ...], frames: Sequence[str]) -> None:
         """Replace one run's frames (used by live-kernel controls); the step range follows."""
-        if key not in self._leaves:
+        if key not in self.runs:
             raise KeyError(f"no run {key!r}; runs are keyed by one choice of each of {self.dims}")
         if not frames:
             raise ValueError("a run needs at least one frame")
-        self._frames[key] = [_html(f) for f in frames]
-        n_frames = max(len(f) for f in self._frames.values())
+        self.runs[key] = list(frames)
+        last = self._last_step()
         for widget in (self.play, self.slider, self.step_box):
-            widget.max = n_frames - 1
-        for leaf_key, leaf in self._leaves.items():
-            leaf.children = _padded(self._frames[leaf_key], n_frames)
+            widget.max = last
+        if is_static_build():
+            for leaf_key, leaf in self._leaves.items():
+                leaf.children = self._frame_widgets(leaf_key)
         self.slider.value = 0
+        self._show()
 
-    def _build(self, level, prefix, runs, n_frames, backdrops):
+    def _last_step(self) -> int:
+        return max(len(frames) for frames in self.runs.values()) - 1
+
+    def _show(self, change=None) -> None:
+        if is_static_build():
+            return  # the browser shows frames itself
+        frame = self.frame()
+        if self.backdrops is not None:
+            frame = _overlay_html(self.backdrops[self.key[0]], frame)
+        self.view.value = frame
+
+    def _frame_widgets(self, key) -> list[widgets.HTML]:
+        frames = [_html(f) for f in self.runs[key]]
+        # A repeated widget costs nothing in the page: a run that ended early holds its last frame.
+        return frames + [frames[-1]] * (self.n_frames - len(frames))
+
+    def _stacks(self, level: int, prefix: tuple[str, ...]) -> widgets.Widget:
         if level == len(self.dims):
-            frames = runs[prefix]
-            if not frames:
-                raise ValueError(f"run {prefix!r} has no frames")
-            self._frames[prefix] = [_html(f) for f in frames]
-            leaf = widgets.Stack(_padded(self._frames[prefix], n_frames), selected_index=0)
+            leaf = widgets.Stack(self._frame_widgets(prefix), selected_index=0)
             self._leaves[prefix] = leaf
             self._links.append(link((self.slider, "value"), (leaf, "selected_index")))
             return leaf
         children = []
         for choice in self.choices[level]:
-            child = self._build(level + 1, prefix + (choice,), runs, n_frames, backdrops)
-            if level == 0 and backdrops is not None:
-                html = backdrops[choice]
-                if html not in self._backdrops:
-                    self._backdrops[html] = _html(html)
-                child = _overlay(self._backdrops[html], child)
+            child = self._stacks(level + 1, prefix + (choice,))
+            if level == 0 and self.backdrops is not None:
+                backdrop = self.backdrops[choice]
+                if backdrop not in self._backdrop_widgets:
+                    self._backdrop_widgets[backdrop] = _html(backdrop)
+                child = _overlay(self._backdrop_widgets[backdrop], child)
             children.append(child)
         stack = widgets.Stack(children, selected_index=0)
         self._links.append(link((self.dropdowns[level], "index"), (stack, "selected_index")))
@@ -153,14 +185,15 @@ def _html(content: str) -> widgets.HTML:
     return widgets.HTML(content, layout=widgets.Layout(width="100%", margin="0"))
 
 
-def _padded(frames: list[widgets.HTML], n_frames: int) -> list[widgets.HTML]:
-    # A repeated widget costs nothing in the page: a run that ended early holds its last frame.
-    return frames + [frames[-1]] * (n_frames - len(frames))
-
-
 def _overlay(backdrop: widgets.Widget, front: widgets.Widget) -> widgets.Box:
     cell = "1 / 1 / 2 / 2"
     backdrop.layout.grid_area = cell
     front.layout.grid_area = cell
     return widgets.Box([backdrop, front], layout=widgets.Layout(
         display="grid", grid_template_columns="minmax(0, 1fr)", width="100%", max_width="640px"))
+
+
+def _overlay_html(backdrop: str, front: str) -> str:
+    cell = 'style="grid-area:1 / 1 / 2 / 2;min-width:0"'
+    return (f'<div style="display:grid;grid-template-columns:minmax(0,1fr);max-width:640px">'
+            f"<div {cell}>{backdrop}</div><div {cell}>{front}</div></div>")

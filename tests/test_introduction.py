@@ -79,7 +79,8 @@ def test_live_learning_rate_box_runs_any_valid_rate(monkeypatch):
     stepper, entry, status, live = _live_explorer(monkeypatch)
     entry.value = "0.25"
     assert stepper.dropdowns[0].value == live
-    shown = stepper._leaves[(live,)].children[3].value
+    stepper.slider.value = 3
+    shown = stepper.view.value
     assert 'data-step="3"' in shown
     assert f"w = {_descend(0.25)[3][0]:.4f}" in shown
     assert "press play" in status.value
@@ -88,10 +89,10 @@ def test_live_learning_rate_box_runs_any_valid_rate(monkeypatch):
 @pytest.mark.parametrize("typed", ["0", "-0.5", "nan", "inf", "1e9", "fast"])
 def test_live_learning_rate_box_explains_bad_input(monkeypatch, typed):
     stepper, entry, status, live = _live_explorer(monkeypatch)
-    before = stepper._leaves[(live,)].children
+    before = list(stepper.runs[(live,)])
     entry.value = typed
     assert "mlbook-error" in status.value and "learning rate" in status.value
-    assert stepper._leaves[(live,)].children == before, "bad input must not change the run"
+    assert stepper.runs[(live,)] == before, "bad input must not change the run"
 
 
 def test_static_build_leaves_out_live_controls(monkeypatch):
