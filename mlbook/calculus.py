@@ -184,8 +184,8 @@ def gradient_field_figure(loss, grad, points, lim: float = 3.0):
 def graph_figure(nodes: Sequence[str], values: Sequence[float], local: Sequence[str]):
     """A chain-shaped computational graph: ``nodes`` left to right, each with its forward value
     above it; each edge labelled below with its local derivative (``local``, one per edge)."""
-    fig, ax = plt.subplots(figsize=(7.2, 2.2))
-    xs = np.arange(len(nodes)) * 1.6
+    fig, ax = plt.subplots(figsize=(8.0, 2.2))
+    xs = np.arange(len(nodes)) * 1.9
     for x, name, value in zip(xs, nodes, values, strict=True):
         ax.text(x, 0, name, ha="center", va="center", fontsize=12,
                 bbox=dict(boxstyle="round,pad=0.4", fc="white", ec=PALETTE["blue"], lw=1.5))
@@ -210,7 +210,7 @@ def iterates_figure(runs: dict[str, np.ndarray]):
         ax.plot(np.arange(len(thetas)), thetas, "o-", ms=3, color=color, label=label)
     ax.axhline(0, color="#888", lw=1)
     ax.set(xlabel="step t", ylabel="θ_t", ylim=(-3.5, 3.5))
-    ax.legend(loc="upper right", fontsize=9, ncols=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=9, ncols=4)
     return _finished(fig)
 
 
@@ -220,7 +220,10 @@ def paths_figure(bowl: Bowl, runs: dict[str, np.ndarray], lim: float = 5.0):
     for (label, path), color in zip(runs.items(), (PALETTE["vermillion"], PALETTE["blue"],
                                                   PALETTE["green"]), strict=False):
         ax.plot(path[:, 0], path[:, 1], "o-", ms=3, lw=1.5, color=color, label=label)
-    ax.legend(loc="upper right", fontsize=9, framealpha=0.9, frameon=True)
+    every_point = np.concatenate(list(runs.values()))
+    low, high = every_point.min(axis=0) - 0.5, every_point.max(axis=0) + 0.5
+    ax.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
     return _finished(fig)
 
 
@@ -293,7 +296,9 @@ class _View:
         label = (f"Step {step}: the iterate is at x = {x:.3f}, y = {y:.3f}, on the path so far; "
                  f"loss {losses[step]:.3g}.")
         layer = '<div style="grid-area:1/1">{}</div>'
-        readout = (f'<div class="mlbook-readout">step <b>{step}</b> · (x, y) = ({x:.4f}, {y:.4f})'
+        # Dark text on a light card, like the plots, so the readout reads in dark mode too.
+        readout = (f'<div class="mlbook-readout" style="background:white;color:#222">'
+                   f"step <b>{step}</b> · (x, y) = ({x:.4f}, {y:.4f})"
                    f" · L = {losses[step]:.4g} · ‖∇L‖ = {grad_norms[step]:.4g}</div>")
         note = ""
         if diverged:
