@@ -267,6 +267,81 @@ def png_data_uri(*args, **kwargs):
 
 # --- chapter modules: add their rows here as the chapters land -------------------------------
 
+def _descend(ws, learning_rate=0.1, start=(1.0, 2.0), steps=5, momentum=0.0, grad=None):
+    from mlbook.calculus import gradient_descent
+
+    return gradient_descent(grad or (lambda theta: 2 * theta), start, learning_rate, steps,
+                            momentum)
+
+
+def _calculus_live(**typed):
+    """Type into the calculus explorer's live controls, press Run; the message shown."""
+    from mlbook.calculus import Bowl, _LiveControls, descent_explorer
+
+    os.environ.pop("MLBOOK_BUILD", None)
+    explorer = descent_explorer([Bowl("round bowl", 1.0, 1.0)], [(-4.0, 3.0)], [0.1], steps=4)
+    (controls,) = _find(explorer.widget, _LiveControls)
+    for name, value in typed.items():
+        getattr(controls, name).value = value
+    controls.run()
+    return controls.status.value
+
+
+def _calculus_static(learning_rates):
+    from mlbook.calculus import Bowl, descent_explorer
+
+    os.environ["MLBOOK_BUILD"] = "static"
+    try:
+        return descent_explorer([Bowl("round bowl", 1.0, 1.0)], [(-4.0, 3.0)], learning_rates,
+                                steps=4)
+    finally:
+        os.environ.pop("MLBOOK_BUILD")
+
+
+CASES += [
+    # mlbook.calculus.gradient_descent
+    *learning_rate_rows("calculus-gradient_descent",
+                        lambda ws, eta: _descend(ws, learning_rate=eta),
+                        match=r"learning rate η.*(must|too large)"),
+    Case("calculus-gradient_descent-lr-text", lambda ws: _descend(ws, learning_rate="fast"),
+         match="must be a number"),
+    Case("calculus-gradient_descent-momentum-one", lambda ws: _descend(ws, momentum=1.0),
+         match="momentum β must satisfy"),
+    Case("calculus-gradient_descent-momentum-negative", lambda ws: _descend(ws, momentum=-0.5),
+         match="momentum β must satisfy"),
+    Case("calculus-gradient_descent-momentum-nan", lambda ws: _descend(ws, momentum=math.nan),
+         match="momentum β must be a finite"),
+    Case("calculus-gradient_descent-steps-negative", lambda ws: _descend(ws, steps=-1),
+         match="steps must be a whole number"),
+    Case("calculus-gradient_descent-steps-fraction", lambda ws: _descend(ws, steps=2.5),
+         match="steps must be a whole number"),
+    Case("calculus-gradient_descent-start-nan", lambda ws: _descend(ws, start=(math.nan, 1)),
+         match="start must be a finite"),
+    Case("calculus-gradient_descent-start-matrix",
+         lambda ws: _descend(ws, start=[[1, 2], [3, 4]]), match="start must be a number"),
+    Case("calculus-gradient_descent-grad-wrong-shape",
+         lambda ws: _descend(ws, grad=lambda theta: np.ones(3)), match=r"shape"),
+    Case("calculus-gradient_descent-start-empty", lambda ws: _descend(ws, start=()),
+         match="start", gap="an empty start fails inside np.max: 'zero-size array to reduction "
+                            "operation maximum which has no identity'"),
+    # mlbook.calculus.descent_explorer: author-given learning rates
+    *learning_rate_rows("calculus-descent_explorer", lambda ws, eta: _calculus_static([eta]),
+                        match=r"learning rate η.*(must|too large)"),
+    # the live controls: a message in the widget, never a traceback
+    *[Case(f"calculus-live-eta-{name}", lambda ws, t=text: _calculus_live(learning_rate=t),
+           match=match, message="error")
+      for name, text, match in [
+          ("zero", "0", "must be positive"), ("negative", "-0.1", "must be positive"),
+          ("nan", "nan", "finite number"), ("inf", "inf", "finite number"),
+          ("huge", "1e9", "too large"), ("not-a-number", "abc", "must be a number")]],
+    Case("calculus-live-start-outside", lambda ws: _calculus_live(start_x="40"),
+         match="outside the plot", message="error"),
+    Case("calculus-live-momentum-one", lambda ws: _calculus_live(momentum="1"),
+         match="momentum β must satisfy", message="error"),
+    Case("calculus-live-diverges", lambda ws: _calculus_live(learning_rate="1.5"),
+         match="diverged", message="warning"),
+]
+
 
 # --- running the table ---------------------------------------------------------------------------
 
