@@ -9,6 +9,7 @@ SEARCH_WORDS = {
     "chapters/calculus": "secant",
     "chapters/probability": "quincunx",
     "chapters/linear_algebra": "eigendigit",
+    "chapters/mnist": "ellipticals",
 }
 
 
