@@ -15,6 +15,7 @@ The run ends with a line ``bad-input cases: N checked``.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import re
@@ -267,7 +268,7 @@ def png_data_uri(*args, **kwargs):
 
 # --- chapter modules: add their rows here as the chapters land -------------------------------
 
-def _descend(ws, learning_rate=0.1, start=(1.0, 2.0), steps=5, momentum=0.0, grad=None):
+def _gd(ws, learning_rate=0.1, start=(1.0, 2.0), steps=5, momentum=0.0, grad=None):
     from mlbook.calculus import gradient_descent
 
     return gradient_descent(grad or (lambda theta: 2 * theta), start, learning_rate, steps,
@@ -301,27 +302,27 @@ def _calculus_static(learning_rates):
 CASES += [
     # mlbook.calculus.gradient_descent
     *learning_rate_rows("calculus-gradient_descent",
-                        lambda ws, eta: _descend(ws, learning_rate=eta),
+                        lambda ws, eta: _gd(ws, learning_rate=eta),
                         match=r"learning rate η.*(must|too large)"),
-    Case("calculus-gradient_descent-lr-text", lambda ws: _descend(ws, learning_rate="fast"),
+    Case("calculus-gradient_descent-lr-text", lambda ws: _gd(ws, learning_rate="fast"),
          match="must be a number"),
-    Case("calculus-gradient_descent-momentum-one", lambda ws: _descend(ws, momentum=1.0),
+    Case("calculus-gradient_descent-momentum-one", lambda ws: _gd(ws, momentum=1.0),
          match="momentum β must satisfy"),
-    Case("calculus-gradient_descent-momentum-negative", lambda ws: _descend(ws, momentum=-0.5),
+    Case("calculus-gradient_descent-momentum-negative", lambda ws: _gd(ws, momentum=-0.5),
          match="momentum β must satisfy"),
-    Case("calculus-gradient_descent-momentum-nan", lambda ws: _descend(ws, momentum=math.nan),
+    Case("calculus-gradient_descent-momentum-nan", lambda ws: _gd(ws, momentum=math.nan),
          match="momentum β must be a finite"),
-    Case("calculus-gradient_descent-steps-negative", lambda ws: _descend(ws, steps=-1),
+    Case("calculus-gradient_descent-steps-negative", lambda ws: _gd(ws, steps=-1),
          match="steps must be a whole number"),
-    Case("calculus-gradient_descent-steps-fraction", lambda ws: _descend(ws, steps=2.5),
+    Case("calculus-gradient_descent-steps-fraction", lambda ws: _gd(ws, steps=2.5),
          match="steps must be a whole number"),
-    Case("calculus-gradient_descent-start-nan", lambda ws: _descend(ws, start=(math.nan, 1)),
+    Case("calculus-gradient_descent-start-nan", lambda ws: _gd(ws, start=(math.nan, 1)),
          match="start must be a finite"),
     Case("calculus-gradient_descent-start-matrix",
-         lambda ws: _descend(ws, start=[[1, 2], [3, 4]]), match="start must be a number"),
+         lambda ws: _gd(ws, start=[[1, 2], [3, 4]]), match="start must be a number"),
     Case("calculus-gradient_descent-grad-wrong-shape",
-         lambda ws: _descend(ws, grad=lambda theta: np.ones(3)), match=r"shape"),
-    Case("calculus-gradient_descent-start-empty", lambda ws: _descend(ws, start=()),
+         lambda ws: _gd(ws, grad=lambda theta: np.ones(3)), match=r"shape"),
+    Case("calculus-gradient_descent-start-empty", lambda ws: _gd(ws, start=()),
          match="start", gap="an empty start fails inside np.max: 'zero-size array to reduction "
                             "operation maximum which has no identity'"),
     # mlbook.calculus.descent_explorer: author-given learning rates
@@ -342,6 +343,183 @@ CASES += [
          match="diverged", message="warning"),
 ]
 
+
+def _least_squares(ws, learning_rate=0.1, X=None, y=None, steps=5):
+    from mlbook.linalg import least_squares_gradient_descent
+
+    X = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]) if X is None else X
+    y = np.array([0.0, 1.0, 2.0]) if y is None else y
+    return least_squares_gradient_descent(X, y, learning_rate, steps)
+
+
+def _linalg_live(entries):
+    from mlbook.linalg import LinearMapExplorer
+
+    explorer = LinearMapExplorer({"shear": [[1, 1], [0, 1]]}, n_steps=2, live=True)
+    explorer.show_matrix(entries)
+    return explorer.status.value
+
+
+def _pca(ws, X):
+    from mlbook.linalg import pca
+
+    return pca(np.asarray(X, dtype=float))
+
+
+def _coin_live(p, n):
+    import ipywidgets as widgets
+
+    from mlbook.probability import likelihood_explorer
+
+    os.environ.pop("MLBOOK_BUILD", None)
+    explorer = likelihood_explorer([0.5], n_max=8)
+    (p_box,) = _find(explorer, widgets.FloatText)
+    (n_box,) = _find(explorer, widgets.IntText)
+    (button,) = _find(explorer, widgets.Button)
+    p_box.value, n_box.value = p, n
+    button.click()
+    return " ".join(h.value for h in _find(explorer, widgets.HTML) if "mlbook-message" in h.value)
+
+
+def _mnist_snapshots(steps=2):
+    from mlbook.mnist import Snapshot
+
+    rng = np.random.default_rng(0)
+    return [Snapshot(step, rng.normal(size=(784, 10)), 2.3 - 0.1 * step, 0.1 + 0.1 * step)
+            for step in range(steps)]
+
+
+def _mnist_live(eta, batch):
+    import ipywidgets as widgets
+
+    from mlbook.mnist import sgd_stepper
+
+    os.environ.pop("MLBOOK_BUILD", None)
+    view = sgd_stepper({"0.5": _mnist_snapshots()}, train=lambda e, b: _mnist_snapshots())
+    (eta_box,) = _find(view, widgets.FloatText)
+    (batch_box,) = _find(view, widgets.IntText)
+    (button,) = _find(view, widgets.Button)
+    eta_box.value, batch_box.value = eta, batch
+    button.click()
+    return " ".join(h.value for h in _find(view, widgets.HTML) if "mlbook-message" in h.value)
+
+
+def _torch(*shape):
+    import torch
+
+    return torch.zeros(*shape)
+
+
+CASES += [
+    # mlbook.linalg
+    *learning_rate_rows("linalg-least_squares_gradient_descent",
+                        lambda ws, eta: _least_squares(ws, learning_rate=eta),
+                        gap="least_squares_gradient_descent takes any learning rate unchecked"),
+    Case("linalg-least_squares-shape-mismatch",
+         lambda ws: _least_squares(ws, y=np.zeros(4)), match="shape"),
+    Case("linalg-least_squares-empty-data",
+         lambda ws: _least_squares(ws, X=np.zeros((0, 2)), y=np.zeros(0)), match="empty|no ",
+         gap="least_squares_gradient_descent on no examples divides by N = 0 and returns NaN "
+             "losses with a RuntimeWarning"),
+    Case("linalg-pca-empty-data", lambda ws: _pca(ws, np.zeros((0, 3))), match="empty|no ",
+         gap="pca of no rows gives NaN means (RuntimeWarning) and fails deep in eigh"),
+    Case("linalg-pca-vector-not-matrix", lambda ws: _pca(ws, [1.0, 2.0, 3.0]),
+         match="2-D|matrix|shape", gap="pca of a 1-D array fails with an unrelated message"),
+    Case("linalg-check_matrix-three-entries", lambda ws: _check_matrix([1, 2, 3]),
+         match="exactly four entries"),
+    Case("linalg-check_matrix-nan", lambda ws: _check_matrix([1, math.nan, 0, 1]),
+         match="finite number"),
+    Case("linalg-check_matrix-huge", lambda ws: _check_matrix([1e9, 0, 0, 1]),
+         match="Keep every entry between"),
+    Case("linalg-check_matrix-text", lambda ws: _check_matrix(["a", 0, 0, 1]),
+         match="could not convert|number"),
+    Case("linalg-explorer-bad-preset", lambda ws: _linalg_preset({"bad": [[1, 2], [3]]}),
+         match="four entries|inhomogeneous|sequence"),
+    Case("linalg-live-matrix-inf", lambda ws: _linalg_live([1, math.inf, 0, 1]),
+         match="finite number", message="error"),
+    Case("linalg-live-matrix-huge", lambda ws: _linalg_live([1e9, 0, 0, 1]),
+         match="Keep every entry between", message="error"),
+    # mlbook.probability
+    *[Case(f"probability-live-{name}", lambda ws, a=args: _coin_live(*a), match=match,
+           message="error")
+      for name, args, match in [
+          ("p-nan", (math.nan, 10), "between 0 and 1"), ("p-above-one", (1.5, 10),
+                                                          "between 0 and 1"),
+          ("p-negative", (-0.1, 10), "between 0 and 1"), ("p-inf", (math.inf, 10),
+                                                          "between 0 and 1"),
+          ("flips-zero", (0.5, 0), "at least 1"), ("flips-negative", (0.5, -5), "at least 1"),
+          ("flips-huge", (0.5, 10**9), "at most")]],
+    Case("probability-coin_mle-no-flips", lambda ws: _probability("coin_mle", 0, 0),
+         match="flip|n ", gap="coin_mle(0, 0) raises ZeroDivisionError: 'division by zero'"),
+    Case("probability-coin_mle-more-heads-than-flips",
+         lambda ws: _probability("coin_mle", 5, 3), match="heads",
+         gap="coin_mle(5, 3) raises 'math domain error'"),
+    Case("probability-gaussian_nll-zero-std",
+         lambda ws: _probability("gaussian_nll", [1.0], [0.0], 0.0), match="std|positive",
+         gap="gaussian_nll with std = 0 returns inf/NaN with a RuntimeWarning"),
+    Case("probability-categorical_nll-shape-mismatch",
+         lambda ws: _probability("categorical_nll", np.full((3, 10), 0.1), [0, 1, 2, 3]),
+         match="shape|labels", gap="categorical_nll with more labels than rows raises "
+                                   "IndexError ('index 3 is out of bounds')"),
+    Case("probability-softmax-empty", lambda ws: _probability("softmax", []),
+         match="empty|no scores", gap="softmax([]) fails inside max(): 'zero-size array ...'"),
+    # mlbook.mnist
+    *[Case(f"mnist-live-eta-{name}", lambda ws, v=value: _mnist_live(v, 64),
+           match="learning rate η with 0 < η ≤ 100", message="error")
+      for name, value in BAD_LEARNING_RATES.items()],
+    Case("mnist-live-batch-zero", lambda ws: _mnist_live(0.5, 0), match="batch size between",
+         message="error"),
+    Case("mnist-live-batch-huge", lambda ws: _mnist_live(0.5, 10**6), match="batch size between",
+         message="error"),
+    Case("mnist-split_indices-fraction-zero", lambda ws: _mnist("split_indices", 100, 0.0),
+         match="validation_fraction must lie strictly between"),
+    Case("mnist-split_indices-fraction-nan", lambda ws: _mnist("split_indices", 100, math.nan),
+         match="validation_fraction must lie strictly between"),
+    Case("mnist-loader-batch-zero",
+         lambda ws: _mnist("loader", _torch(4, 1, 28, 28), np.zeros(4, int), 0),
+         match="batch_size"),
+    Case("mnist-loader-length-mismatch",
+         lambda ws: _mnist("loader", _torch(4, 1, 28, 28), np.zeros(5, int), 2),
+         match="mismatch", gap="loader with 4 images and 5 labels fails with a bare "
+                                "AssertionError from TensorDataset"),
+    Case("mnist-as_images-wrong-shape",
+         lambda ws: _mnist("as_images", np.zeros((5, 100), np.float32), 0.0, 1.0),
+         match="shape", raises=(ValueError, TypeError, RuntimeError)),
+    Case("mnist-as_images-zero-std",
+         lambda ws: _mnist("as_images", np.zeros((1, 784), np.float32), 0.0, 0.0),
+         match="std", gap="as_images with std = 0 returns NaN pixels silently"),
+    Case("mnist-confusion_matrix-label-out-of-range",
+         lambda ws: _mnist("confusion_matrix", [10], [0]), match="digit|label|0.*9",
+         gap="confusion_matrix with a label of 10 raises IndexError "
+             "('index 10 is out of bounds')"),
+    Case("mnist-sgd_stepper-no-runs", lambda ws: _mnist("sgd_stepper", {}),
+         match="at least one run|no run", gap="sgd_stepper({}) fails in max() with "
+                                              "'max() arg is an empty sequence'"),
+]
+
+
+def _check_matrix(entries):
+    from mlbook.linalg import check_matrix
+
+    return check_matrix(entries)
+
+
+def _linalg_preset(presets):
+    from mlbook.linalg import LinearMapExplorer
+
+    return LinearMapExplorer(presets, n_steps=2, live=False)
+
+
+def _probability(name, *args):
+    import mlbook.probability
+
+    return getattr(mlbook.probability, name)(*args)
+
+
+def _mnist(name, *args):
+    import mlbook.mnist
+
+    return getattr(mlbook.mnist, name)(*args)
 
 # --- running the table ---------------------------------------------------------------------------
 
@@ -406,7 +584,7 @@ def test_bad_input_is_refused_clearly(case, tmp_path, monkeypatch, offline):
         _RESULTS["gaps"].append(case.id)
     try:
         if case.message:
-            shown = case.call(workspace)
+            shown = html.unescape(case.call(workspace))  # the text the reader sees
             assert f"mlbook-{case.message}" in shown, f"no {case.message} message shown: {shown!r}"
             assert re.search(case.match, shown, re.I), f"the message {shown!r} does not name " \
                 f"the problem ({case.match})"
@@ -438,4 +616,10 @@ def test_the_table_covers_every_public_module():
     missing = [name for name, module in needed.items()
                if hasattr(module, name) and name not in covered]
     assert not missing, f"no bad-input rows for {missing}"
+    chapters = sorted(p.stem for p in (Path(mlbook.data.__file__).parent).glob("*.py")
+                      if p.stem not in {"__init__", "data", "plotting", "svg", "widgets"})
+    prefix = {"intro": "intro-", "linalg": "linalg-"}
+    without = [name for name in chapters if not covered.startswith(prefix.get(name, name))
+               and f" {prefix.get(name, name + '-')}" not in f" {covered}"]
+    assert not without, f"chapter modules without bad-input rows: {without}"
     assert len(CASES) >= 30
