@@ -106,7 +106,8 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.mlbook_log = PageLog(page, server)
-    page.set_default_timeout(30_000)
+    # Generous: a loaded 2-core machine can take a while to parse the 3.6 MB widget manager.
+    page.set_default_timeout(90_000)
     yield page
     context.close()
 
@@ -137,11 +138,16 @@ def visible_frame(widget):
 
 
 def step_forward(widget, times: int = 1) -> None:
-    """Press the up arrow in the step box ``times`` times (negative: step back)."""
+    """Press the up arrow in the step box ``times`` times (negative: step back), waiting for each
+    step to show, as a reader would."""
     box = widget.locator(".widget-text input").first
     box.focus()
     for _ in range(abs(times)):
+        target = int(box.input_value()) + (1 if times > 0 else -1)
         box.press("ArrowUp" if times > 0 else "ArrowDown")
+        # Wait until the box shows the new step, so no key press is lost on a slow machine.
+        box.page.wait_for_function("([el, step]) => Number(el.value) === step",
+                                   arg=[box.element_handle(), target], timeout=10_000)
 
 
 def choose(widget, label: str, option: str) -> None:
