@@ -347,7 +347,6 @@ def descent_explorer(bowls: Sequence[Bowl], starts: Sequence[tuple[float, float]
                 runs[key] = view.frames(view.run(start, eta, steps))
     stepper = Stepper(runs, dims=["function", "start", "learning rate η"],
                       backdrops={name: view.backdrop() for name, view in views.items()})
-    _stretch_stacks(stepper)
     first = views[bowls[0].name]
     fallback = first.noscript(first.run(starts[0], learning_rates[0], steps))
     for view in views.values():
@@ -368,15 +367,6 @@ class DescentExplorer:
     def _ipython_display_(self):
         display(HTML(self.noscript_html))
         display(self.widget)
-
-
-def _stretch_stacks(widget: widgets.Widget) -> None:
-    """Give every nested Stack the full width: a Stack inside a Stack shrinks to its content,
-    which would draw the overlay frames smaller than their backdrop."""
-    for child in getattr(widget, "children", ()):
-        if isinstance(child, widgets.Stack):
-            child.layout.width = "100%"
-        _stretch_stacks(child)
 
 
 def _start_label(start) -> str:
@@ -422,5 +412,4 @@ class _LiveControls(widgets.VBox):
         key = (view.bowl.name,)
         stepper = Stepper({key: view.frames(descent)}, dims=["function"],
                           backdrops={view.bowl.name: view.backdrop()})
-        _stretch_stacks(stepper)
         self.result.children = [stepper]

@@ -84,12 +84,15 @@ class Stepper(widgets.VBox):
         ]
         self._links = [link((self.play, "value"), (self.slider, "value")),
                        link((self.slider, "value"), (self.step_box, "value"))]
+        # One Layout shared by all frames and one by all stacks: the page stores each only once.
+        self._full_width = widgets.Layout(width="100%", margin="0")
         if is_static_build():
+            self._stack_layout = widgets.Layout(width="100%")
             self._leaves: dict[tuple[str, ...], widgets.Stack] = {}
             self._backdrop_widgets: dict[str, widgets.HTML] = {}  # one per distinct backdrop
             view = self._stacks(level=0, prefix=())
         else:
-            self.view = _html("")
+            self.view = widgets.HTML("", layout=self._full_width)
             self.slider.observe(self._show, names="value")
             for dropdown in self.dropdowns:
                 dropdown.observe(self._show, names="value")
@@ -143,13 +146,14 @@ class Stepper(widgets.VBox):
         self.view.value = frame
 
     def _frame_widgets(self, key) -> list[widgets.HTML]:
-        frames = [_html(f) for f in self.runs[key]]
+        frames = [widgets.HTML(f, layout=self._full_width) for f in self.runs[key]]
         # A repeated widget costs nothing in the page: a run that ended early holds its last frame.
         return frames + [frames[-1]] * (self.n_frames - len(frames))
 
     def _stacks(self, level: int, prefix: tuple[str, ...]) -> widgets.Widget:
         if level == len(self.dims):
-            leaf = widgets.Stack(self._frame_widgets(prefix), selected_index=0)
+            leaf = widgets.Stack(self._frame_widgets(prefix), selected_index=0,
+                                 layout=self._stack_layout)
             self._leaves[prefix] = leaf
             self._links.append(link((self.slider, "value"), (leaf, "selected_index")))
             return leaf
@@ -159,10 +163,13 @@ class Stepper(widgets.VBox):
             if level == 0 and self.backdrops is not None:
                 backdrop = self.backdrops[choice]
                 if backdrop not in self._backdrop_widgets:
-                    self._backdrop_widgets[backdrop] = _html(backdrop)
+                    # Its own Layout: _overlay places it in a grid cell.
+                    self._backdrop_widgets[backdrop] = widgets.HTML(
+                        backdrop, layout=widgets.Layout(width="100%", margin="0"))
                 child = _overlay(self._backdrop_widgets[backdrop], child)
             children.append(child)
-        stack = widgets.Stack(children, selected_index=0)
+        # Full width: a Stack inside a Stack would shrink to its content and the overlay with it.
+        stack = widgets.Stack(children, selected_index=0, layout=self._stack_layout)
         self._links.append(link((self.dropdowns[level], "index"), (stack, "selected_index")))
         return stack
 
@@ -180,12 +187,8 @@ def _grid_choices(runs, dims) -> list[list[str]]:
     return choices
 
 
-def _html(content: str) -> widgets.HTML:
-    # Full width: HTML widgets default to a fixed inline width, which would shrink an overlay.
-    return widgets.HTML(content, layout=widgets.Layout(width="100%", margin="0"))
-
-
 def _overlay(backdrop: widgets.Widget, front: widgets.Widget) -> widgets.Box:
+    # The front stack's shared layout may take the grid cell too: stacks elsewhere ignore it.
     cell = "1 / 1 / 2 / 2"
     backdrop.layout.grid_area = cell
     front.layout.grid_area = cell
