@@ -31,28 +31,34 @@ _CIRCLE = np.vstack([np.cos(np.linspace(0, 2 * np.pi, 49)), np.sin(np.linspace(0
 # --- Least squares and PCA ------------------------------------------------------------------------
 
 def least_squares_gradient_descent(X, y, learning_rate: float, steps: int):
-    """Minimise L(θ) = ‖Xθ − y‖² / N by gradient descent from θ = 0; return θ and the losses."""
+    """Minimise L(θ) = ‖Xθ − y‖² / N by gradient descent from θ = 0.
+
+    Returns the final θ and the loss before each step.
+    """
     n_examples = len(y)
     theta = np.zeros(X.shape[1])
     losses = []
     for _ in range(steps):
         residual = X @ theta - y
         losses.append(residual @ residual / n_examples)
-        theta = theta - learning_rate * (2 / n_examples) * X.T @ residual
+        gradient = (2 / n_examples) * X.T @ residual      # ∇L(θ)
+        theta = theta - learning_rate * gradient
     return theta, np.array(losses)
 
 
 def pca(X):
-    """Principal components of the rows of ``X`` (N × d), largest variance first.
+    """Principal components of the rows of X (N × d), largest variance first.
 
-    Returns the mean (d,), the components as orthonormal rows (d × d) and their variances (d,):
-    the eigenvectors and eigenvalues of the covariance matrix of the centred data.
+    Returns the mean (d,), the components as orthonormal rows (d × d) and
+    their variances (d,): the eigenvectors and eigenvalues of the covariance
+    matrix of the centred data.
     """
     mean = X.mean(axis=0)
     centred = X - mean
     covariance = centred.T @ centred / (len(X) - 1)
-    variances, vectors = np.linalg.eigh(covariance)  # ascending, for a symmetric matrix
+    variances, vectors = np.linalg.eigh(covariance)   # ascending order
     order = np.argsort(variances)[::-1]
+    # Round-off can leave the variance of a blank pixel a hair below zero.
     return mean, vectors[:, order].T, np.clip(variances[order], 0, None)
 
 
@@ -121,9 +127,10 @@ def plot_digits(images, titles=None, row_labels=None, diverging=False, columns=N
     columns = columns or count
     rows = -(-count // columns)
     flags = np.broadcast_to(diverging, count)
-    left_margin = 2 * size if row_labels else 0
+    left_margin = 2 * size if row_labels else gap
     pitch_x, pitch_y = size + gap, size + (band if titles else gap)
-    mosaic = np.ones((rows * pitch_y, left_margin + columns * pitch_x - gap, 3))
+    # A gap on every side, so that no tile's frame touches the figure's edge.
+    mosaic = np.ones((rows * pitch_y + gap, left_margin + columns * pitch_x, 3))
     fig, ax = plt.subplots(figsize=(mosaic.shape[1] / 32, mosaic.shape[0] / 32))
     for index, (image, flag) in enumerate(zip(images, flags, strict=True)):
         row, column = divmod(index, columns)

@@ -138,9 +138,9 @@ def test_live_explorer_reports_bad_input_and_draws_good_input():
     for entry, value in zip(explorer.entries, [2.0, 1.0, 0.0, 3.0], strict=True):
         entry.value = value
     assert explorer.status.value == ""
-    assert explorer.stepper.dropdowns[0].value == CUSTOM
-    last_frame = explorer.stepper._frames[(CUSTOM,)][-1].value
-    assert 'data-matrix="2,1,0,3"' in last_frame and 'data-det="6"' in last_frame
+    assert explorer.stepper.key == (CUSTOM,)
+    shown = explorer.stepper.frame()
+    assert 'data-matrix="2,1,0,3"' in shown and 'data-det="6"' in shown and 'data-t="1.00"' in shown
 
 
 def test_static_explorer_offers_only_the_presets():
