@@ -193,10 +193,11 @@ def test_stepping_grows_the_sample_and_shows_the_python_mle(page, server):
     widget = stepper(page)
     options = widget.locator(".widget-dropdown select option").all_inner_texts()
     true_ps = [float(option) for option in options]
-    step_forward(widget, 100)  # the box stops at the last step: the whole sample
+    last_step = int(widget.locator(".widget-text input").first.get_attribute("max"))
+    step_forward(widget, last_step)  # the last step shows the whole experiment
     n_max = int(visible_frame(widget).get_attribute("data-n"))
     flips = prob.coin_experiments(true_ps, n_max, np.random.default_rng(0))
-    step_forward(widget, -100)
+    step_forward(widget, -last_step)
 
     for option in options:
         choose(widget, "true p", option)
