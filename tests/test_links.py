@@ -94,6 +94,17 @@ def test_every_toc_page_was_crawled(site):
     assert not missing and len(crawled) >= len(toc_files()), missing
 
 
+def test_no_page_outside_the_table_of_contents_is_published(site):
+    """A stray Markdown file (e.g. .pytest_cache/README.md) must not become a page of the book."""
+    expected = {f"{doc}.html" for doc in toc_files()} | {"index.html", "genindex.html",
+                                                         "search.html"}
+    pages = {str(p.relative_to(site)) for p in site.rglob("*.html")
+             if p.relative_to(site).parts[0] not in SKIP_DIRS}
+    stray = sorted(pages - expected)
+    assert not stray, (f"pages not in _toc.yml were published: {stray}; add their folders to "
+                       "exclude_patterns in _config.yml")
+
+
 def test_cross_references_between_chapters_are_crawled(site):
     """The crawl sees the book's own cross-references (next/previous links at the least)."""
     docs = toc_files()
