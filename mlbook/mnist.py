@@ -145,7 +145,7 @@ def progress_bar(total: int, description: str):
 
         return tqdm(total=total, desc=description, unit="img", unit_scale=True,
                     file=_FinalLine(sys.stderr), mininterval=float("inf"), ascii=True,
-                    ncols=100)
+                    bar_format="{l_bar}{bar:20}{r_bar}")
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=description, unit="img", unit_scale=True, mininterval=0.5)
@@ -162,23 +162,26 @@ class EpochResult:
 
 
 def train_one_epoch(model: nn.Module, batches: DataLoader, optimizer, device: torch.device,
-                    scheduler=None, description: str = "training") -> tuple[float, float]:
-    """One pass over ``batches``; returns the mean training loss and accuracy seen on the way."""
+                    scheduler=None, bar=None) -> tuple[float, float]:
+    """One pass over ``batches``; returns the mean training loss and accuracy seen on the way.
+
+    ``bar``, a progress bar, advances by each batch's images and shows the running loss.
+    """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    with progress_bar(len(batches.dataset), description) as bar:
-        for images, labels in batches:
-            images, labels = images.to(device), labels.to(device)
-            logits = model(images)                                   # forward
-            loss = nn.functional.cross_entropy(logits, labels)       # loss
-            optimizer.zero_grad()                                    # forget the last gradient
-            loss.backward()                                          # backward
-            optimizer.step()                                         # step
-            if scheduler is not None:
-                scheduler.step()
-            total_loss += loss.item() * len(labels)
-            correct += (logits.argmax(dim=1) == labels).sum().item()
-            seen += len(labels)
+    for images, labels in batches:
+        images, labels = images.to(device), labels.to(device)
+        logits = model(images)                                   # forward
+        loss = nn.functional.cross_entropy(logits, labels)       # loss
+        optimizer.zero_grad()                                    # forget the last gradient
+        loss.backward()                                          # backward
+        optimizer.step()                                         # step
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+        if bar is not None:
             bar.update(len(labels))
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)
     return total_loss / seen, correct / seen
@@ -207,16 +210,23 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels, device: torch.devic
 def fit(model: nn.Module, batches: DataLoader, validation: tuple[torch.Tensor, np.ndarray],
         optimizer, epochs: int, device: torch.device, scheduler=None,
         name: str = "model") -> list[EpochResult]:
-    """Train for ``epochs`` epochs, validating after each; returns one EpochResult per epoch."""
+    """Train for ``epochs`` epochs, validating after each; returns one EpochResult per epoch.
+
+    One progress bar covers the whole run: images seen, throughput, epoch, loss and the last
+    validation accuracy.
+    """
     history = []
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        train_loss, train_accuracy = train_one_epoch(
-            model, batches, optimizer, device, scheduler, f"{name} epoch {epoch}/{epochs}")
-        seconds = time.perf_counter() - start
-        validation_loss, validation_accuracy = evaluate(model, *validation, device)
-        history.append(EpochResult(epoch, train_loss, train_accuracy, validation_loss,
-                                   validation_accuracy, seconds))
+    with progress_bar(epochs * len(batches.dataset), name) as bar:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            train_loss, train_accuracy = train_one_epoch(model, batches, optimizer, device,
+                                                         scheduler, bar)
+            seconds = time.perf_counter() - start
+            validation_loss, validation_accuracy = evaluate(model, *validation, device)
+            history.append(EpochResult(epoch, train_loss, train_accuracy, validation_loss,
+                                       validation_accuracy, seconds))
+            bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{train_loss:.3f}",
+                            val_acc=f"{validation_accuracy:.3f}", refresh=False)
     return history
 
 

@@ -21,9 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+# Threads that spin while waiting for each other make training many times slower on a machine
+# shared with other jobs; passive waiting costs little when the machine is idle. Set before torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,8 +61,8 @@ def train_until(model, batches, test, optimizer, epochs, device, scheduler_per_s
     rows, trained = [], 0.0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        mnist.train_one_epoch(model, batches, optimizer, device, scheduler_per_step,
-                              f"{name} epoch {epoch}/{epochs}")
+        with mnist.progress_bar(len(batches.dataset), f"{name} epoch {epoch}") as bar:
+            mnist.train_one_epoch(model, batches, optimizer, device, scheduler_per_step, bar)
         if scheduler_per_epoch is not None:
             scheduler_per_epoch.step()
         trained += time.perf_counter() - start
@@ -86,7 +90,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, default=None,
                         help="folder holding MNIST/raw (default: the book's data root)")
-    parser.add_argument("--cnn-epochs", type=int, default=4)
+    parser.add_argument("--cnn-epochs", type=int, default=3)
     parser.add_argument("--example-epochs", type=int, default=5)
     parser.add_argument("--numpy-epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
