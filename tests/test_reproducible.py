@@ -6,8 +6,9 @@ execution of the source notebook by nbclient, run as the build runs it (working 
 ``chapters/``, ``MLBOOK_BUILD=static``). Compared: stdout streams and the ``text/plain`` and
 ``text/html`` of results and displays, glued values included. Not compared: images, widget state
 and model ids, stderr (warnings, progress bars), memory addresses, and timings, which authors mark
-(AUTHORING.md, "Timings"): a cell tagged ``timing`` is skipped whole, and any output line
-containing ``[timing]`` is dropped.
+(AUTHORING.md, "Timings"): a cell tagged ``timing`` is skipped whole, any output line
+containing ``[timing]`` is dropped, and so is a value glued under a name ending in ``_seconds``
+or ``_timing``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from conftest import BUILD, ROOT, notebook_pages
 
 TIMING_TAG = "timing"
 TIMING_MARK = "[timing]"
+TIMING_GLUE_SUFFIXES = ("_seconds", "_timing")  # glue("mnist_cnn_seconds", ...) is a timing
 TEXT_MIMES = ("text/plain", "text/html")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _NOISE = [  # images inside HTML, memory addresses, widget model ids
@@ -53,6 +55,9 @@ def text_outputs(notebook) -> dict[str, list[str]]:
             if kind == "stream" and output.get("name") == "stdout":
                 lines += _clean(_text(output.get("text", "")))
             elif kind in ("execute_result", "display_data"):
+                glued = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
+                if glued.endswith(TIMING_GLUE_SUFFIXES):
+                    continue
                 data = output.get("data", {})
                 for mime in TEXT_MIMES:
                     if mime in data and not (mime == "text/plain" and WIDGET_MIME in data):
@@ -164,8 +169,16 @@ def test_timings_images_stderr_and_addresses_are_not_compared():
         ("o", [_result("<object at 0x7f00aa11bb22>")], []),
         ("w", [_result("Stepper(..)", **{WIDGET_MIME: {"model_id": "b" * 32}})], []),
     )
+    glue = {"metadata": {"scrapbook": {"name": "chapter_seconds", "mime_prefix": ""}}}
+    built.cells.append(_notebook(("g", [nbformat.v4.new_output(
+        "display_data", data={"text/plain": "'41'"}, **glue)], [])).cells[0])
+    fresh.cells.append(_notebook(("g", [nbformat.v4.new_output(
+        "display_data", data={"text/plain": "'57'"}, **glue)], [])).cells[0])
     for cell_b, cell_f in zip(built.cells, fresh.cells):
         cell_f["id"] = cell_b["id"]
     assert differences(built, fresh) == []
+    fresh.cells[-1].outputs[0]["metadata"]["scrapbook"]["name"] = "chapter_accuracy"
+    assert len(differences(built, fresh)) == 1
+    fresh.cells[-1].outputs[0]["metadata"]["scrapbook"]["name"] = "chapter_seconds"
     fresh.cells[1].outputs[0]["text"] = "accuracy 0.92\nwall time 3.7 s [timing]\n"
     assert len(differences(built, fresh)) == 1
