@@ -228,3 +228,39 @@ def test_each_training_run_shows_one_clean_progress_bar(page, server):
     bars = [line for text in outputs for line in text.splitlines() if line.strip()]
     assert [bar.split(":")[0] for bar in bars] == ["MLP", "CNN"], bars
     assert all("100%" in bar and "img/s" in bar and "val_acc=" in bar for bar in bars), bars
+
+
+def test_live_controls_refuse_bad_input_and_show_a_new_run(monkeypatch):
+    monkeypatch.delenv("MLBOOK_BUILD", raising=False)
+    rng = np.random.default_rng(0)
+    run = [mnist.Snapshot(0, np.zeros((784, 10)), 2.3, 0.1),
+           mnist.Snapshot(5, rng.normal(size=(784, 10)), 1.0, 0.8)]
+    diverged = [run[0], mnist.Snapshot(5, run[1].W, float("inf"), 0.1)]
+    trained = []
+
+    def train(eta, batch_size):
+        trained.append((eta, batch_size))
+        return diverged if eta > 50 else run
+
+    widget = mnist.sgd_stepper({"0.5": run, "5.0": run}, train=train)
+    stepper, controls = widget.children[0], widget.children[-1]
+    (eta, batch, button), status = controls.children[0].children, controls.children[1]
+    for bad_eta, bad_batch in [(0.0, 64), (-1.0, 64), (float("nan"), 64), (1e9, 64), (0.5, 0)]:
+        eta.value, batch.value = bad_eta, bad_batch
+        button.click()
+        assert "mlbook-error" in status.value, (bad_eta, bad_batch)
+    assert not trained, "bad input never reaches training"
+    eta.value, batch.value = 80.0, 64
+    button.click()
+    assert "diverged" in status.value and "mlbook-error" in status.value
+    eta.value = 0.2
+    button.click()
+    assert trained[-1] == (0.2, 64) and "η = 0.2" in status.value
+    assert stepper.n_frames == len(run)
+
+
+def test_static_build_leaves_the_live_controls_out(monkeypatch):
+    monkeypatch.setenv("MLBOOK_BUILD", "static")
+    run = [mnist.Snapshot(0, np.zeros((784, 10)), 2.3, 0.1)]
+    widget = mnist.sgd_stepper({"0.5": run}, train=lambda eta, batch_size: run)
+    assert len(widget.children) == 2, "the stepper and its no-JavaScript fallback only"
