@@ -139,10 +139,10 @@ def plot_digits(images, titles=None, row_labels=None, diverging=False, columns=N
         ax.add_patch(mpl.patches.Rectangle((left - 0.5, top - 0.5), size, size, fill=False,
                                            edgecolor="#999999", linewidth=0.6))
         if titles:
-            ax.text(left + size / 2, top - 2, titles[index], ha="center", va="bottom", fontsize=8)
+            ax.text(left + size / 2, top - 2, titles[index], ha="center", va="bottom", fontsize=11)
     for row, label in enumerate(row_labels or []):
         ax.text(left_margin - gap, row * pitch_y + pitch_y - size / 2, label, ha="right",
-                va="center", fontsize=9)
+                va="center", fontsize=11)
     ax.imshow(mosaic, interpolation="nearest")
     ax.axis("off")
     fig.subplots_adjust(left=0, right=1, bottom=0, top=1)
