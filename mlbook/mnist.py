@@ -411,7 +411,7 @@ def sgd_frame(history: Sequence[Snapshot], last_step: int, loss_limit: float) ->
 
 
 def frames(snapshots: Sequence[Snapshot], loss_limit: float) -> list[str]:
-    last_step = snapshots[-1].step
+    last_step = max(snapshots[-1].step, 1)  # a run of one snapshot still needs an x range
     return [sgd_frame(snapshots[: i + 1], last_step, loss_limit) for i in range(len(snapshots))]
 
 
