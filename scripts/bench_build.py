@@ -478,10 +478,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebook", help="notebook to edit (default: the first in the TOC)")
     parser.add_argument("--skip-clean", action="store_true",
                         help="no timed clean build (a fresh copy is still built once, untimed)")
-    parser.add_argument("--skip-noop", action="store_true")
-    parser.add_argument("--skip-prose", action="store_true")
-    parser.add_argument("--skip-code", action="store_true")
-    parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument("--skip-noop", action="store_true", help="no no-op rebuild")
+    parser.add_argument("--skip-prose", action="store_true",
+                        help="no rebuild after a markdown edit")
+    parser.add_argument("--skip-code", action="store_true",
+                        help="no rebuild after a code-cell edit")
+    parser.add_argument("--skip-pages", action="store_true", help="no page weights")
     parser.add_argument("--pages-only", type=Path, metavar="SITE",
                         help="only measure the page weights of this built site")
     parser.add_argument("--mnist-json", help="result file of scripts/bench_mnist.py")
