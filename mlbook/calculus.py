@@ -90,6 +90,8 @@ def gradient_descent(grad: Callable[[np.ndarray], np.ndarray], start: Sequence[f
         raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}.")
     theta = np.array([_number(value, "Each coordinate of the start") for value in start],
                      dtype=float)
+    if theta.size == 0:
+        raise ValueError("The start needs at least one coordinate, e.g. (1.0, 2.0).")
     velocity = np.zeros_like(theta)
     path = [theta]
     # Overflow on the way to divergence is expected and detected below; it needs no warning.

@@ -35,7 +35,7 @@ def line_fit_explorer(x, y, descend: Callable[[float], Path], learning_rates: Se
     def frames(path: Path) -> list[str]:
         return [_frame(fig, ax, x, y, step, w, b, loss) for step, (w, b, loss) in enumerate(path)]
 
-    runs = {(f"{eta}",): frames(descend(eta)) for eta in learning_rates}
+    runs = {(f"{eta}",): frames(descend(_checked(eta))) for eta in learning_rates}
     if is_static_build():
         plt.close(fig)
         return Stepper(runs, dims=["learning rate η"], backdrops={k[0]: backdrop for k in runs})
@@ -70,6 +70,11 @@ def _learning_rate(text: str) -> float:
         eta = float(text)
     except ValueError:
         raise ValueError(f"'{text}' is not a number: type a learning rate such as 0.3.") from None
+    return _checked(eta, text)
+
+
+def _checked(eta: float, text: str | None = None) -> float:
+    text = text if text is not None else f"{eta:g}"
     if not math.isfinite(eta) or eta <= 0:
         raise ValueError(f"η = {text} cannot work: the learning rate must be a positive, finite "
                          "number.")

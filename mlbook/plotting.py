@@ -53,6 +53,8 @@ def use_book_style() -> None:
 
 def png_data_uri(fig, dpi: int = 100) -> str:
     """A figure as a ``data:image/png;base64,...`` URI, for embedding in widget HTML."""
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"png_data_uri needs a matplotlib figure, got {type(fig).__name__}.")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

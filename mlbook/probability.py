@@ -39,6 +39,10 @@ def coin_log_likelihood(p, heads: int, n: int) -> np.ndarray:
 
 def coin_mle(heads: int, n: int) -> tuple[float, float]:
     """The maximum-likelihood estimate k/n and its standard error sqrt(p̂(1-p̂)/n)."""
+    if n < 1:
+        raise ValueError(f"coin_mle needs at least one flip, got n = {n}.")
+    if not 0 <= heads <= n:
+        raise ValueError(f"The number of heads must be between 0 and n = {n}, got {heads}.")
     p_hat = heads / n
     return p_hat, math.sqrt(p_hat * (1 - p_hat) / n)
 
@@ -52,6 +56,8 @@ def gaussian_log_likelihood(x, mean, std) -> np.ndarray:
 
 def gaussian_nll(y, prediction, std: float) -> float:
     """Mean negative log-likelihood of targets ``y`` when y ~ N(prediction, std²)."""
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"The noise std must be positive and finite, got {std}.")
     residual = np.asarray(y, float) - np.asarray(prediction, float)
     return float(np.mean(0.5 * np.log(2 * np.pi * std**2) + residual**2 / (2 * std**2)))
 
@@ -63,6 +69,8 @@ def mean_squared_error(y, prediction) -> float:
 def softmax(scores, axis: int = -1) -> np.ndarray:
     """exp(s) / Σ exp(s), computed after subtracting the largest score so exp cannot overflow."""
     scores = np.asarray(scores, float)
+    if scores.size == 0:
+        raise ValueError("softmax needs at least one score; got an empty array.")
     shifted = np.exp(scores - scores.max(axis=axis, keepdims=True))
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
@@ -70,6 +78,12 @@ def softmax(scores, axis: int = -1) -> np.ndarray:
 def categorical_nll(probabilities, labels) -> float:
     """Mean of -log p(label) over examples, with one row of class probabilities per example."""
     probabilities = np.asarray(probabilities, float)
+    labels = np.asarray(labels)
+    if probabilities.ndim != 2 or len(labels) != len(probabilities):
+        raise ValueError(f"categorical_nll needs one row of probabilities per label: got shape "
+                         f"{probabilities.shape} for {len(labels)} labels.")
+    if labels.size and not (0 <= labels.min() and labels.max() < probabilities.shape[1]):
+        raise ValueError(f"labels must be class indices 0 … {probabilities.shape[1] - 1}.")
     chosen = probabilities[np.arange(len(labels)), np.asarray(labels)]
     return float(-np.mean(np.log(chosen)))
 

@@ -19,6 +19,13 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _limits(limits: Sequence[float], name: str) -> tuple[float, float]:
+    low, high = map(float, limits)
+    if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+        raise ValueError(f"{name} must be two different finite numbers, got {tuple(limits)}.")
+    return low, high
+
+
 class Canvas:
     """Maps data coordinates ``(x, y)`` into a ``width`` × ``height`` pixel box.
 
@@ -28,7 +35,7 @@ class Canvas:
     def __init__(self, width: float, height: float, xlim: Sequence[float], ylim: Sequence[float],
                  box: Sequence[float] | None = None, background: str | None = "white"):
         self.width, self.height = width, height
-        self.xlim, self.ylim = tuple(map(float, xlim)), tuple(map(float, ylim))
+        self.xlim, self.ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
         self.box = tuple(box) if box is not None else (48, 12, width - 12, height - 36)
         self.background = background
         self._clip = f"mlbook-clip-{next(_ids)}"
@@ -54,6 +61,9 @@ class Canvas:
 
     def polyline(self, xs, ys, color: str, width: float = 2, dash: str | None = None,
                  opacity: float = 1.0) -> Canvas:
+        if len(xs) != len(ys):
+            raise ValueError(f"polyline needs xs and ys of the same length, got {len(xs)} and "
+                             f"{len(ys)}.")
         pixels = (self.px(x, y) for x, y in zip(xs, ys))
         points = " ".join(f"{_fmt(u)},{_fmt(v)}" for u, v in pixels)
         extra = f' stroke-dasharray="{dash}"' if dash else ""
@@ -123,6 +133,8 @@ class Canvas:
 
     def to_svg(self, label: str) -> str:
         """The SVG element; ``label`` is its accessible description (alt text)."""
+        if not label.strip():
+            raise ValueError("to_svg needs a label: the text a screen reader says for the figure.")
         left, top, right, bottom = self.box
         background = (f'<rect width="100%" height="100%" fill="{self.background}"/>'
                       if self.background else "")

@@ -66,7 +66,7 @@ class Stepper(widgets.VBox):
                              f"dimension {self.dims[:1]}")
         empty = [key for key, frames in runs.items() if not frames]
         if empty:
-            raise ValueError(f"every run needs at least one frame; {empty[:3]} have none")
+            raise ValueError(f"every run needs at least one frame; {empty[:3]} have no frames")
         self.runs = {key: list(frames) for key, frames in runs.items()}
         self.backdrops = dict(backdrops) if backdrops is not None else None
         last = self._last_step()

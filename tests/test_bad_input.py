@@ -210,9 +210,7 @@ CASES: list[Case] = [
     Case("Stepper-missing-combination",
          lambda ws: _stepper({("a", "x"): _frames(), ("b", "y"): _frames()}, dims=("p", "q")),
          match="every combination"),
-    Case("Stepper-empty-run", lambda ws: _stepper({("a",): []}), match="no frames",
-         gap="a run with no frames fails in IntSlider with TraitError 'setting max < min' "
-             "before Stepper's own check"),
+    Case("Stepper-empty-run", lambda ws: _stepper({("a",): []}), match="no frames"),
     Case("Stepper-frame-not-html", lambda ws: _stepper({("a",): [1, 2]}),
          match="expected a unicode string", raises=(TraitError, TypeError, ValueError)),
     Case("Stepper-backdrops-mismatch",
@@ -226,21 +224,20 @@ CASES: list[Case] = [
          match="at least one frame"),
     # mlbook.svg.Canvas
     Case("Canvas-zero-width-xlim", lambda ws: _canvas(xlim=(1, 1)).circle(1, 0.5, 3, "red"),
-         match="xlim", gap="Canvas divides by x1 - x0: ZeroDivisionError, no message"),
+         match="xlim"),
     Case("Canvas-nan-ylim", lambda ws: _canvas(ylim=(0, math.nan)),
-         match="ylim", gap="Canvas accepts NaN limits and draws nothing, silently"),
+         match="ylim"),
     Case("Canvas-empty-label", lambda ws: _canvas().to_svg(""),
-         match="label", gap="to_svg('') writes an SVG with an empty aria-label"),
+         match="label"),
     Case("Canvas-polyline-length-mismatch",
          lambda ws: _canvas().polyline([0, 0.5, 1], [0, 1], "red"),
-         match="same length", gap="polyline zips xs and ys: a shorter ys is cut silently"),
+         match="same length"),
     # mlbook.plotting
     Case("png_data_uri-dpi-zero", lambda ws: png_data_uri(_figure(), dpi=0),
          match="dpi must be positive"),
     Case("png_data_uri-dpi-negative", lambda ws: png_data_uri(_figure(), dpi=-100),
          match="dpi must be positive"),
-    Case("png_data_uri-not-a-figure", lambda ws: png_data_uri(None), match="figure",
-         gap="png_data_uri(None) fails with AttributeError: 'NoneType' ... 'savefig'"),
+    Case("png_data_uri-not-a-figure", lambda ws: png_data_uri(None), match="figure"),
     # mlbook.intro: the introduction's live learning-rate box shows a message, never a traceback
     *[Case(f"intro-typed-eta-{name}", lambda ws, t=text: _intro_typed(t), match=match,
            message="error")
@@ -254,9 +251,7 @@ CASES: list[Case] = [
     Case("intro-mismatched-x-y", lambda ws: _intro_static([0.1], y_len=3),
          match="same size"),
     Case("intro-no-learning-rates", lambda ws: _intro_static([]), match="at least one run"),
-    *learning_rate_rows("intro-author", lambda ws, eta: _intro_static([eta]),
-                        gap="line_fit_explorer draws any author-given learning rate "
-                            "(0, negative, NaN, inf, 1e9) without a check"),
+    *learning_rate_rows("intro-author", lambda ws, eta: _intro_static([eta])),
 ]
 
 
@@ -323,8 +318,7 @@ CASES += [
     Case("calculus-gradient_descent-grad-wrong-shape",
          lambda ws: _gd(ws, grad=lambda theta: np.ones(3)), match=r"shape"),
     Case("calculus-gradient_descent-start-empty", lambda ws: _gd(ws, start=()),
-         match="start", gap="an empty start fails inside np.max: 'zero-size array to reduction "
-                            "operation maximum which has no identity'"),
+         match="start"),
     # mlbook.calculus.descent_explorer: author-given learning rates
     *learning_rate_rows("calculus-descent_explorer", lambda ws, eta: _calculus_static([eta]),
                         match=r"learning rate η.*(must|too large)"),
@@ -450,19 +444,16 @@ CASES += [
           ("flips-zero", (0.5, 0), "at least 1"), ("flips-negative", (0.5, -5), "at least 1"),
           ("flips-huge", (0.5, 10**9), "at most")]],
     Case("probability-coin_mle-no-flips", lambda ws: _probability("coin_mle", 0, 0),
-         match="flip|n ", gap="coin_mle(0, 0) raises ZeroDivisionError: 'division by zero'"),
+         match="flip|n "),
     Case("probability-coin_mle-more-heads-than-flips",
-         lambda ws: _probability("coin_mle", 5, 3), match="heads",
-         gap="coin_mle(5, 3) raises 'math domain error'"),
+         lambda ws: _probability("coin_mle", 5, 3), match="heads"),
     Case("probability-gaussian_nll-zero-std",
-         lambda ws: _probability("gaussian_nll", [1.0], [0.0], 0.0), match="std|positive",
-         gap="gaussian_nll with std = 0 returns inf/NaN with a RuntimeWarning"),
+         lambda ws: _probability("gaussian_nll", [1.0], [0.0], 0.0), match="std|positive"),
     Case("probability-categorical_nll-shape-mismatch",
          lambda ws: _probability("categorical_nll", np.full((3, 10), 0.1), [0, 1, 2, 3]),
-         match="shape|labels", gap="categorical_nll with more labels than rows raises "
-                                   "IndexError ('index 3 is out of bounds')"),
+         match="shape|labels"),
     Case("probability-softmax-empty", lambda ws: _probability("softmax", []),
-         match="empty|no scores", gap="softmax([]) fails inside max(): 'zero-size array ...'"),
+         match="empty|no scores"),
     # mlbook.mnist
     *[Case(f"mnist-live-eta-{name}", lambda ws, v=value: _mnist_live(v, 64),
            match="learning rate η with 0 < η ≤ 100", message="error")
