@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import patheffects
 
+from mlbook.calculus import check_learning_rate
 from mlbook.plotting import CYCLE, DIVERGING_CMAP, PALETTE, SEQUENTIAL_CMAP
 from mlbook.svg import Canvas
 from mlbook.widgets import Stepper, is_static_build, message, noscript_image
@@ -35,6 +36,13 @@ def least_squares_gradient_descent(X, y, learning_rate: float, steps: int):
 
     Returns the final θ and the loss before each step.
     """
+    learning_rate = check_learning_rate(learning_rate)
+    X, y = np.asarray(X, float), np.asarray(y, float)
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"X must be N × d and y have N entries: got shapes {X.shape} and "
+                         f"{y.shape}.")
+    if len(y) == 0:
+        raise ValueError("least squares needs at least one example; X and y are empty.")
     n_examples = len(y)
     theta = np.zeros(X.shape[1])
     losses = []
@@ -53,6 +61,11 @@ def pca(X):
     their variances (d,): the eigenvectors and eigenvalues of the covariance
     matrix of the centred data.
     """
+    X = np.asarray(X, float)
+    if X.ndim != 2:
+        raise ValueError(f"pca needs a 2-D data matrix (one example per row), got shape {X.shape}.")
+    if len(X) < 2:
+        raise ValueError(f"pca needs at least two examples to measure variance, got {len(X)}.")
     mean = X.mean(axis=0)
     centred = X - mean
     covariance = centred.T @ centred / (len(X) - 1)

@@ -407,18 +407,15 @@ def _torch(*shape):
 CASES += [
     # mlbook.linalg
     *learning_rate_rows("linalg-least_squares_gradient_descent",
-                        lambda ws, eta: _least_squares(ws, learning_rate=eta),
-                        gap="least_squares_gradient_descent takes any learning rate unchecked"),
+                        lambda ws, eta: _least_squares(ws, learning_rate=eta)),
     Case("linalg-least_squares-shape-mismatch",
          lambda ws: _least_squares(ws, y=np.zeros(4)), match="shape"),
     Case("linalg-least_squares-empty-data",
-         lambda ws: _least_squares(ws, X=np.zeros((0, 2)), y=np.zeros(0)), match="empty|no ",
-         gap="least_squares_gradient_descent on no examples divides by N = 0 and returns NaN "
-             "losses with a RuntimeWarning"),
-    Case("linalg-pca-empty-data", lambda ws: _pca(ws, np.zeros((0, 3))), match="empty|no ",
-         gap="pca of no rows gives NaN means (RuntimeWarning) and fails deep in eigh"),
+         lambda ws: _least_squares(ws, X=np.zeros((0, 2)), y=np.zeros(0)), match="empty|no "),
+    Case("linalg-pca-empty-data", lambda ws: _pca(ws, np.zeros((0, 3))),
+         match="empty|no |at least two"),
     Case("linalg-pca-vector-not-matrix", lambda ws: _pca(ws, [1.0, 2.0, 3.0]),
-         match="2-D|matrix|shape", gap="pca of a 1-D array fails with an unrelated message"),
+         match="2-D|matrix|shape"),
     Case("linalg-check_matrix-three-entries", lambda ws: _check_matrix([1, 2, 3]),
          match="exactly four entries"),
     Case("linalg-check_matrix-nan", lambda ws: _check_matrix([1, math.nan, 0, 1]),

@@ -50,10 +50,16 @@ def text_outputs(notebook) -> dict[str, list[str]]:
         if cell.cell_type != "code" or TIMING_TAG in cell.metadata.get("tags", []):
             continue
         lines: list[str] = []
+        stdout = ""  # print() may arrive in several chunks: compare whole lines, not chunks
         for output in cell.get("outputs", []):
             kind = output.get("output_type")
             if kind == "stream" and output.get("name") == "stdout":
-                lines += _clean(_text(output.get("text", "")))
+                stdout += _text(output.get("text", ""))
+                continue
+            lines += _clean(stdout)
+            stdout = ""
+            if kind == "stream":
+                continue
             elif kind in ("execute_result", "display_data"):
                 glued = output.get("metadata", {}).get("scrapbook", {}).get("name", "")
                 if glued.endswith(TIMING_GLUE_SUFFIXES):
@@ -64,6 +70,7 @@ def text_outputs(notebook) -> dict[str, list[str]]:
                         lines += [f"[{mime}]", *_clean(_text(data[mime]))]
             elif kind == "error":
                 lines += [f"[error] {output.get('ename')}: {output.get('evalue')}"]
+        lines += _clean(stdout)
         result[cell.get("id") or f"cell {index}"] = lines
     return result
 
