@@ -340,6 +340,8 @@ def descent_explorer(bowls: Sequence[Bowl], starts: Sequence[tuple[float, float]
 
     In a live kernel, controls below the stepper run any learning rate, start and momentum.
     """
+    for eta in learning_rates:  # before any figure is drawn, so a bad value leaves none open
+        check_learning_rate(eta)
     views = {bowl.name: _View(bowl, lim, steps) for bowl in bowls}
     runs = {}
     for view in views.values():

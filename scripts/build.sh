@@ -20,8 +20,9 @@ if [ "$(cat "$out/_build/.mlbook-package-hash" 2>/dev/null)" != "$package_hash" 
   fi
   rm -rf "$out/_build/.jupyter_cache"
   rebuild=(--all)
+  # Recorded now, not after the build: a failed build must not make the next one start over.
+  echo "$package_hash" > "$out/_build/.mlbook-package-hash"
 fi
 # MLBOOK_BUILD=static: widgets leave out controls that only work with a live kernel.
 MLBOOK_BUILD=static jupyter-book build . --path-output "$out" --warningiserror --keep-going \
   "${rebuild[@]}" "$@" 2>&1 | tee "$out/_build/build.log"
-echo "$package_hash" > "$out/_build/.mlbook-package-hash"
