@@ -105,12 +105,17 @@ def split_indices(n: int, validation_fraction: float, seed: int = 0):
 
 def as_images(X: np.ndarray, mean: float, std: float) -> torch.Tensor:
     """Rows of 784 pixels as normalised N × 1 × 28 × 28 tensors, the shape convolutions expect."""
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"The pixel std must be positive and finite, got {std}: normalising "
+                         "divides by it.")
     return ((torch.from_numpy(X) - mean) / std).reshape(-1, 1, SIDE, SIDE)
 
 
 def loader(images: torch.Tensor, labels: np.ndarray | torch.Tensor, batch_size: int,
            shuffle: bool = False, seed: int = 0) -> DataLoader:
     """A DataLoader over in-memory tensors; shuffling uses its own seeded generator."""
+    if len(images) != len(labels):
+        raise ValueError(f"Size mismatch: {len(images)} images but {len(labels)} labels.")
     dataset = TensorDataset(images, torch.as_tensor(labels))
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
@@ -252,6 +257,10 @@ def small_cnn(channels: tuple[int, int] = (16, 32)) -> nn.Sequential:
 
 def confusion_matrix(true: Sequence[int], predicted: Sequence[int]) -> np.ndarray:
     """Counts ``C[i, j]`` of images of digit ``i`` predicted as ``j``."""
+    true, predicted = np.asarray(true), np.asarray(predicted)
+    for name, digits in (("true", true), ("predicted", predicted)):
+        if digits.size and not (0 <= digits.min() and digits.max() < N_CLASSES):
+            raise ValueError(f"{name} labels must be digits 0 to {N_CLASSES - 1}.")
     counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     np.add.at(counts, (np.asarray(true), np.asarray(predicted)), 1)
     return counts
@@ -422,6 +431,8 @@ def sgd_stepper(runs: dict[str, Sequence[Snapshot]],
     With ``train`` (learning rate, batch size → snapshots) and a live kernel, controls below it run
     SGD with any learning rate and batch size. The static build leaves them out.
     """
+    if not runs or not all(runs.values()):
+        raise ValueError("sgd_stepper needs at least one run, each with at least one snapshot.")
     loss_limit = max(s.loss for run in runs.values() for s in run[:1]) * 1.05
     stepper = Stepper({(label,): frames(run, loss_limit) for label, run in runs.items()},
                       dims=["learning rate η"], step_label="snapshot")

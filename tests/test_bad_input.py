@@ -468,21 +468,17 @@ CASES += [
          match="batch_size"),
     Case("mnist-loader-length-mismatch",
          lambda ws: _mnist("loader", _torch(4, 1, 28, 28), np.zeros(5, int), 2),
-         match="mismatch", gap="loader with 4 images and 5 labels fails with a bare "
-                                "AssertionError from TensorDataset"),
+         match="mismatch"),
     Case("mnist-as_images-wrong-shape",
          lambda ws: _mnist("as_images", np.zeros((5, 100), np.float32), 0.0, 1.0),
          match="shape", raises=(ValueError, TypeError, RuntimeError)),
     Case("mnist-as_images-zero-std",
          lambda ws: _mnist("as_images", np.zeros((1, 784), np.float32), 0.0, 0.0),
-         match="std", gap="as_images with std = 0 returns NaN pixels silently"),
+         match="std"),
     Case("mnist-confusion_matrix-label-out-of-range",
-         lambda ws: _mnist("confusion_matrix", [10], [0]), match="digit|label|0.*9",
-         gap="confusion_matrix with a label of 10 raises IndexError "
-             "('index 10 is out of bounds')"),
+         lambda ws: _mnist("confusion_matrix", [10], [0]), match="digit|label|0.*9"),
     Case("mnist-sgd_stepper-no-runs", lambda ws: _mnist("sgd_stepper", {}),
-         match="at least one run|no run", gap="sgd_stepper({}) fails in max() with "
-                                              "'max() arg is an empty sequence'"),
+         match="at least one run|no run"),
 ]
 
 
