@@ -361,18 +361,10 @@ def _pca(ws, X):
 
 
 def _coin_live(p, n):
-    import ipywidgets as widgets
-
     from mlbook.probability import likelihood_explorer
 
     os.environ.pop("MLBOOK_BUILD", None)
-    explorer = likelihood_explorer([0.5], n_max=8)
-    (p_box,) = _find(explorer, widgets.FloatText)
-    (n_box,) = _find(explorer, widgets.IntText)
-    (button,) = _find(explorer, widgets.Button)
-    p_box.value, n_box.value = p, n
-    button.click()
-    return " ".join(h.value for h in _find(explorer, widgets.HTML) if "mlbook-message" in h.value)
+    return _submit(likelihood_explorer([0.5], n_max=8), p, n)
 
 
 def _mnist_snapshots(steps=2):
@@ -384,16 +376,22 @@ def _mnist_snapshots(steps=2):
 
 
 def _mnist_live(eta, batch):
-    import ipywidgets as widgets
-
     from mlbook.mnist import sgd_stepper
 
     os.environ.pop("MLBOOK_BUILD", None)
-    view = sgd_stepper({"0.5": _mnist_snapshots()}, train=lambda e, b: _mnist_snapshots())
-    (eta_box,) = _find(view, widgets.FloatText)
-    (batch_box,) = _find(view, widgets.IntText)
+    return _submit(sgd_stepper({"0.5": _mnist_snapshots()}, train=lambda e, b: _mnist_snapshots()),
+                   eta, batch)
+
+
+def _submit(view, number, count) -> str:
+    """Type into a live widget's one FloatText and one IntText, press its button, and return
+    the messages it then shows."""
+    import ipywidgets as widgets
+
+    (number_box,) = _find(view, widgets.FloatText)
+    (count_box,) = _find(view, widgets.IntText)
     (button,) = _find(view, widgets.Button)
-    eta_box.value, batch_box.value = eta, batch
+    number_box.value, count_box.value = number, count
     button.click()
     return " ".join(h.value for h in _find(view, widgets.HTML) if "mlbook-message" in h.value)
 
