@@ -92,7 +92,7 @@ def main(argv=None):
                         help="folder holding MNIST/raw (default: the book's data root)")
     parser.add_argument("--cnn-epochs", type=int, default=3)
     parser.add_argument("--example-epochs", type=int, default=5)
-    parser.add_argument("--numpy-epochs", type=int, default=10)
+    parser.add_argument("--numpy-epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
