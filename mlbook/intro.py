@@ -32,12 +32,15 @@ def line_fit_explorer(x, y, descend: Callable[[float], Path], learning_rates: Se
     backdrop = (f'<img src="{png_data_uri(fig)}" alt="{alt}" '
                 f'style="width:100%;max-width:600px;display:block">')
 
+    # Frames overlay the figure's axes; keep their geometry and let the figure go.
+    axes = Canvas.over_axes(fig, ax)
+    plt.close(fig)
+
     def frames(path: Path) -> list[str]:
-        return [_frame(fig, ax, x, y, step, w, b, loss) for step, (w, b, loss) in enumerate(path)]
+        return [_frame(axes, x, y, step, w, b, loss) for step, (w, b, loss) in enumerate(path)]
 
     runs = {(f"{eta}",): frames(descend(_checked(eta))) for eta in learning_rates}
     if is_static_build():
-        plt.close(fig)
         return Stepper(runs, dims=["learning rate η"], backdrops={k[0]: backdrop for k in runs})
 
     runs[(LIVE_CHOICE,)] = runs[next(iter(runs))]
@@ -84,9 +87,9 @@ def _checked(eta: float, text: str | None = None) -> float:
     return eta
 
 
-def _frame(fig, ax, x, y, step, w, b, loss) -> str:
-    canvas = Canvas.over_axes(fig, ax)
-    grid = np.array(ax.get_xlim())
+def _frame(axes: Canvas, x, y, step, w, b, loss) -> str:
+    canvas = Canvas(axes.width, axes.height, axes.xlim, axes.ylim, box=axes.box, background=None)
+    grid = np.array(axes.xlim)
     for xi, yi in zip(x, y):
         canvas.polyline([xi, xi], [yi, w * xi + b], PALETTE["vermillion"], width=1, opacity=0.6)
     canvas.polyline(grid, w * grid + b, PALETTE["orange"], width=3)
