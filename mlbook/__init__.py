@@ -5,6 +5,7 @@ style, the kernel-free stepping widgets and the small SVG drawing they use.
 """
 
 from mlbook.data import DATA_ENV, MNISTUnavailableError, data_root, load_mnist
+from mlbook.glue import glue
 from mlbook.plotting import PALETTE, use_book_style
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "MNISTUnavailableError",
     "PALETTE",
     "data_root",
+    "glue",
     "load_mnist",
     "use_book_style",
 ]

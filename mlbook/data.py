@@ -67,7 +67,7 @@ def load_mnist(train: bool = True, transform=None, root: str | os.PathLike | Non
                 f"Offline, point the {DATA_ENV} environment variable at a folder that holds "
                 f"MNIST/raw/ with the four uncompressed IDX files, e.g.\n"
                 f"    export {DATA_ENV}=/path/to/mnist-offline"
-            ) from err
+            ) from None  # torchvision's own traceback would only bury this message
         raise MNISTUnavailableError(
             f"The MNIST files in {raw} could not be read ({type(err).__name__}: {err}). "
             f"They are probably truncated or corrupt. Fix: delete {raw} and run again to download "
