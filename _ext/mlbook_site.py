@@ -1,11 +1,67 @@
-"""Small fixes to the HTML that jupyter-book 1.x writes.
+"""The book's Sphinx extension: what a plain ``jupyter-book build .`` needs to make the real site.
 
-jupyter-book's default extensions register some inline scripts twice (sphinx-thebe's
-``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an uncaught SyntaxError on
-every page. Dropping exact duplicate script entries removes it without changing anything else.
+* **Static build.** Sets ``MLBOOK_BUILD=static`` before any notebook runs; the kernels inherit it,
+  and widgets leave out controls that only work with a live kernel.
+* **Vendored JavaScript.** Fetches the pinned, checksummed npm packages (RequireJS, the widget
+  manager, anywidget, MathJax) into ``_vendor/`` (see ``vendor_js.py``), which ``html_extra_path``
+  copies to the site's root, so the site makes no request beyond its own origin.
+* **The mlbook rule.** jupyter-cache re-executes a notebook when its code changes, but cannot see
+  the ``mlbook`` package that notebooks import. When any file in ``mlbook/`` changes, the execution
+  cache is dropped and every page is read again (the package's hash is a config value, so Sphinx
+  sees the change), so no page shows outputs of an older package.
+* **One copy of each script.** jupyter-book's default extensions register some inline scripts
+  twice (sphinx-thebe's ``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an
+  uncaught SyntaxError on every page; exact duplicates are dropped.
 """
 
 from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import vendor_js
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+BUILD_ENV = "MLBOOK_BUILD"
+PACKAGE = Path(__file__).resolve().parent.parent / "mlbook"
+HASH_FILE = "mlbook-package-hash"
+logger = logging.getLogger(__name__)
+
+
+def package_hash() -> str:
+    """A digest of every file of the mlbook package (code, JavaScript, data)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in PACKAGE.rglob("*") if p.is_file()
+                       and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _vendor(app, config) -> None:
+    try:
+        vendor_js.vendor(log=logger.info)
+    except vendor_js.VendorError as err:
+        raise ExtensionError(f"vendor_js: {err}") from None
+
+
+def _drop_stale_cache(app, config) -> None:
+    """If mlbook changed since the cache was filled, empty the cache; the hash is a config value,
+    so a change also makes Sphinx read every page again."""
+    config.mlbook_package_hash = current = package_hash()
+    cache = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    recorded = cache / HASH_FILE
+    if recorded.is_file() and recorded.read_text().strip() == current:
+        return
+    if cache.is_dir():
+        logger.info("mlbook changed: every notebook will be executed again.")
+        shutil.rmtree(cache)
+    # Recorded now, not after the build: a failed build must not make the next one start over.
+    cache.mkdir(parents=True, exist_ok=True)
+    recorded.write_text(current + "\n")
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -24,6 +80,12 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    # Before any kernel starts: kernels inherit this process's environment.
+    os.environ[BUILD_ENV] = "static"
+    app.add_config_value("mlbook_package_hash", "", "env")
+    # Early, before Sphinx checks that the html_extra_path entries exist (priority 800).
+    app.connect("config-inited", _vendor, priority=100)
+    app.connect("config-inited", _drop_stale_cache, priority=100)
     # After the other handlers (default priority 500) have added their scripts.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -25,8 +25,8 @@ Usage::
     python scripts/bench_build.py --toc my_toc.yml  # build only the documents in another TOC
 
 The copy holds the tracked and untracked-but-not-ignored files of the working tree (``--from-head``:
-a ``git clone`` of HEAD instead) plus ``_vendor/``; it reuses the repository's virtual environment
-(``MLBOOK_VENV``), so nothing is installed.
+a ``git clone`` of HEAD instead); its build vendors the JavaScript from the npm tarball cache. It
+reuses the repository's virtual environment (``MLBOOK_VENV``), so nothing is installed.
 """
 
 from __future__ import annotations
@@ -78,12 +78,6 @@ def make_copy(dest: Path, from_head: bool) -> None:
             target = dest / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    # The vendored JavaScript is ignored by git; copying it keeps the build offline.
-    if (ROOT / "_vendor").is_dir():
-        shutil.copytree(ROOT / "_vendor", dest / "_vendor", dirs_exist_ok=True)
-    cache = ROOT / "_build" / "npm-cache"
-    if cache.is_dir():
-        shutil.copytree(cache, dest / "_build" / "npm-cache", dirs_exist_ok=True)
 
 
 def build_env(copy: Path) -> dict[str, str]:
@@ -164,18 +158,6 @@ def log_executions(log: str) -> dict[str, list]:
         else:
             times[name] = float(match["seconds"])
     return {"executed": executed, "cached": cached, "seconds": times}
-
-
-def record_package_hash(copy: Path) -> None:
-    """What build.sh writes after a successful build, so the next build keeps the cache.
-
-    build.sh stops before writing it when jupyter-book exits non-zero (warnings are errors), and
-    then drops the whole cache on the next build. With --allow-warnings the benchmark writes it,
-    so rebuild timings measure incremental builds, as they would be after a clean build.
-    """
-    digest = subprocess.run(["bash", "-c", "cat mlbook/*.py | sha256sum | cut -c1-16"],
-                            cwd=copy, capture_output=True, text=True, check=True).stdout
-    (copy / "_build" / ".mlbook-package-hash").write_text(digest)
 
 
 # --- jupyter-cache's records ---------------------------------------------------------------------
@@ -543,8 +525,6 @@ def main(argv: list[str] | None = None) -> int:
             result["ok"] = result["returncode"] == 0 or (
                 args.allow_warnings and not result["failed_notebooks"]
                 and (copy / "_build" / "html" / "index.html").is_file())
-            if result["ok"] and result["returncode"] != 0:
-                record_package_hash(copy)
             if not result["ok"]:
                 failed = True
                 print(f"bench_build: {name} failed (exit {result['returncode']}); log in "

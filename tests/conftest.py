@@ -6,6 +6,7 @@ The tests read what a reader sees, so they run against ``_build/html`` as built 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -101,15 +102,24 @@ class PageLog:
                 if not url.startswith(self.origin) and not url.startswith("data:")]
 
 
-@pytest.fixture
-def page(browser, server):
+@contextlib.contextmanager
+def logged_page(browser, origin: str):
+    """A fresh browser page whose ``mlbook_log`` records requests against ``origin``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.mlbook_log = PageLog(page, server)
+    page.mlbook_log = PageLog(page, origin)
     # Generous: a loaded 2-core machine can take a while to parse the 3.6 MB widget manager.
     page.set_default_timeout(90_000)
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    with logged_page(browser, server) as page:
+        yield page
 
 
 def open_page(page, server: str, doc: str, query: str = "") -> None:

@@ -61,4 +61,4 @@ def test_without_mnist_offline_the_chapter_stops_with_the_loaders_message(canary
     assert first["ename"] == "MNISTUnavailableError", f"{first['ename']}: {first['evalue']}"
     assert "MLBOOK_DATA" in first["evalue"], "the message must say what to set"
     traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(first["traceback"]))
-    assert "site-packages/torchvision" not in traceback, "torchvision's traceback buries the message"
+    assert "site-packages/torchvision" not in traceback, "a torchvision traceback hides it"

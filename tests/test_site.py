@@ -7,8 +7,7 @@ from conftest import ROOT, notebook_pages, open_page, toc_files
 PAGES = toc_files()
 
 
-@pytest.mark.parametrize("doc", PAGES)
-def test_page_loads_offline_without_errors(page, server, doc):
+def check_loads_offline_without_errors(page, server, doc) -> None:
     open_page(page, server, doc)
     log = page.mlbook_log
     assert log.requests, "the page made no requests at all: is the server up?"
@@ -17,17 +16,52 @@ def test_page_loads_offline_without_errors(page, server, doc):
     assert not log.errors, f"uncaught page errors: {log.errors}"
 
 
-@pytest.mark.parametrize("doc", PAGES)
-def test_maths_is_typeset(page, server, doc):
+def check_maths_is_typeset(page, server, doc) -> None:
     open_page(page, server, doc)
     math_nodes = page.locator("div.math, span.math").count()
     if math_nodes == 0:
-        pytest.skip(f"{doc} has no mathematics")
+        return
     page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
     page.evaluate("() => MathJax.startup.promise")
     rendered = page.locator("main mjx-container").count()
     assert rendered >= math_nodes, f"{rendered} of {math_nodes} formulas rendered"
     assert not page.locator("mjx-merror").count(), "MathJax reported a TeX error"
+
+
+def check_widgets_render(page, server, doc) -> list[str]:
+    """Every widget view saved in the page is drawn; returns their model names, in order."""
+    open_page(page, server, doc)
+    views = page.evaluate("""() => [...document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]')].map(
+        s => JSON.parse(s.textContent).model_id)""")
+    if not views:
+        return []
+    page.wait_for_function("n => document.querySelectorAll('.jupyter-widgets').length >= n",
+                           arg=len(views))
+    text = page.locator("article").inner_text()
+    assert "Error displaying widget" not in text and "Could not create" not in text
+    return page.evaluate("""() => {
+        const state = JSON.parse(document.querySelector(
+            'script[type="application/vnd.jupyter.widget-state+json"]').textContent).state;
+        return [...document.querySelectorAll(
+            'script[type="application/vnd.jupyter.widget-view+json"]')].map(
+            s => state[JSON.parse(s.textContent).model_id].model_name);
+    }""")
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_loads_offline_without_errors(page, server, doc):
+    check_loads_offline_without_errors(page, server, doc)
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_maths_is_typeset(page, server, doc):
+    check_maths_is_typeset(page, server, doc)
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_widgets_render(page, server, doc):
+    check_widgets_render(page, server, doc)
 
 
 @pytest.mark.parametrize("doc", PAGES)
