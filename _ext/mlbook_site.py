@@ -9,6 +9,7 @@
   the ``mlbook`` package that notebooks import. When any file in ``mlbook/`` changes, the execution
   cache is dropped and every page is read again (the package's hash is a config value, so Sphinx
   sees the change), so no page shows outputs of an older package.
+* **A quiet console.** The theme's default colour mode is set (jupyter-book leaves it empty).
 * **One copy of each script.** jupyter-book's default extensions register some inline scripts
   twice (sphinx-thebe's ``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an
   uncaught SyntaxError on every page; exact duplicates are dropped.
@@ -64,6 +65,12 @@ def _drop_stale_cache(app, config) -> None:
     recorded.write_text(current + "\n")
 
 
+def _theme_defaults(app, config) -> None:
+    # The theme's templates read the default colour mode from the page context; jupyter-book leaves
+    # it empty, which the theme reports as an error in the browser console on a first visit.
+    config.html_context.setdefault("default_mode", "auto")
+
+
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     scripts = context.get("script_files")
     if not scripts:
@@ -86,6 +93,7 @@ def setup(app):
     # Early, before Sphinx checks that the html_extra_path entries exist (priority 800).
     app.connect("config-inited", _vendor, priority=100)
     app.connect("config-inited", _drop_stale_cache, priority=100)
+    app.connect("config-inited", _theme_defaults)
     # After the other handlers (default priority 500) have added their scripts.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

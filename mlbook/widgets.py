@@ -1,12 +1,13 @@
-"""Stepping widgets that work in the static HTML, with no kernel.
+"""The book's widgets.
 
-Every frame a reader can see is computed in Python when the book is built and stored in the page as
-widget state. Browser-side links (``jslink``) connect a ``Play`` button, a slider and a step box to
-stacks of frames, and drop-downs to the choice of run, so stepping needs no kernel.
+**BookWidget** (the layer every interactive figure uses): a widget is an anywidget, an ES module
+plus Python traits. Python holds the data and the parameters; the module, ``mlbook/js/<name>.js``
+after the shared helpers in ``mlbook/js/common.js``, computes and draws in the reader's browser.
+The module travels in the saved widget state, so the same widget works in the static page with
+no kernel, in JupyterLab, in VS Code and on Colab. Where JavaScript is off (and in the PDF), its
+place shows :meth:`BookWidget.fallback`, a picture or text of its default state.
 
-In a live kernel (Jupyter, Binder, Colab) the same widget is driven by the kernel instead: observers
-put the current frame into one HTML view. That needs only widgets that ipywidgets 7 has too, and no
-``jslink``, which Colab does not support reliably; and it lets chapters add runs on the fly.
+**Stepper** (being replaced by BookWidget): steps through frames precomputed at build time.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ import html
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
 
+import anywidget
 import ipywidgets as widgets
+
+from mlbook.plotting import png_data_uri
 
 BUILD_ENV = "MLBOOK_BUILD"
 
@@ -45,6 +51,57 @@ def noscript_image(data_uri: str, alt: str) -> str:
     """HTML that shows an image only where JavaScript is off, as the widget's static fallback."""
     return (f'<noscript><img src="{data_uri}" alt="{html.escape(alt)}" '
             f'style="max-width:100%"></noscript>')
+
+
+JS_DIR = Path(__file__).resolve().parent / "js"
+FALLBACK_NOTE = "This figure is interactive in the online book and in a live notebook."
+
+
+def bundle(name: str) -> str:
+    """The ES module of the widget ``name``: ``js/common.js`` followed by ``js/<name>.js``."""
+    path = JS_DIR / f"{name}.js"
+    if not path.is_file():
+        raise ValueError(f"no widget module {path.name} in {JS_DIR}")
+    return (JS_DIR / "common.js").read_text() + "\n" + path.read_text()
+
+
+class BookWidget(anywidget.AnyWidget):
+    """Base class of the book's widgets: set ``_module`` to the name of the file in ``mlbook/js``.
+
+    Subclasses declare their inputs as synced traits (validated in Python, so bad values raise a
+    clear ``TraitError``) and implement :meth:`fallback`. Displaying the widget also displays the
+    fallback inside ``<noscript>``: invisible wherever JavaScript runs.
+    """
+
+    _module: ClassVar[str] = ""
+    _css = (JS_DIR / "widgets.css").read_text()
+
+    def __init_subclass__(cls, **kwargs):
+        if cls.__dict__.get("_module"):
+            cls._esm = bundle(cls._module)
+        super().__init_subclass__(**kwargs)
+
+    def fallback(self) -> str:
+        """HTML for the widget's default state, shown where JavaScript is off and in the PDF."""
+        raise NotImplementedError(f"{type(self).__name__} must say what to show without "
+                                  "JavaScript: implement fallback()")
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        data, metadata = self._repr_mimebundle_()
+        display(data, metadata=metadata, raw=True)
+        display(HTML(f'<noscript class="mlbook-fallback">{self.fallback()}'
+                     f'<p class="mlbook-fallback-note">{FALLBACK_NOTE}</p></noscript>'))
+
+
+def figure_fallback(fig, alt: str) -> str:
+    """A matplotlib figure as fallback HTML (an image with ``alt`` text); closes the figure."""
+    import matplotlib.pyplot as plt
+
+    uri = png_data_uri(fig)
+    plt.close(fig)
+    return f'<img src="{uri}" alt="{html.escape(alt)}" style="max-width:100%">'
 
 
 class Stepper(widgets.VBox):

@@ -11,6 +11,7 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -83,19 +84,22 @@ def browser():
 
 
 class PageLog:
-    """What a page did while loading: requests, failures and uncaught errors."""
+    """What a page did while loading: requests, failures, uncaught errors and console errors."""
 
     def __init__(self, page, origin: str):
         self.origin = origin
         self.requests: list[str] = []
         self.failed: list[str] = []
         self.errors: list[str] = []
+        self.console_errors: list[str] = []
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("requestfailed", lambda request: self.failed.append(
             f"{request.url} ({request.failure})"))
         page.on("response", lambda response: response.status >= 400 and self.failed.append(
             f"{response.url} (HTTP {response.status})"))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and self.console_errors.append(
+            message.text))
 
     def off_origin(self) -> list[str]:
         return [url for url in self.requests
@@ -168,3 +172,86 @@ def choose(widget, label: str, option: str) -> None:
 
 def press_play(widget) -> None:
     widget.locator(".widget-play button").first.click()
+
+
+# --- The book's widgets (mlbook.widgets.BookWidget) outside the book: a sandbox page ------------
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """A local site with the vendored widget manager only, for widgets that Python sets up in a
+    test (no book build needed). Yields its folder and URL."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import vendor_js
+
+    vendor_js.vendor()
+    folder = tmp_path_factory.mktemp("sandbox")
+    for name in ("requirejs", "html-manager", "anywidget"):
+        (folder / name).symlink_to(ROOT / "_vendor" / name)
+    (folder / "require-config.js").symlink_to(ROOT / "_extra" / "require-config.js")
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def sandbox_page(browser, sandbox):
+    with logged_page(browser, sandbox[1]) as page:
+        yield page
+
+
+_SANDBOX_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<script src="require-config.js"></script><script src="requirejs/require.js"></script>
+<script src="html-manager/dist/embed-amd.js"></script>
+<script type="application/vnd.jupyter.widget-state+json">{state}</script></head>
+<body style="max-width:800px">{views}</body></html>"""
+
+
+def show_widgets(page, sandbox, *widgets):
+    """Render ``widgets`` (as set up in Python) in a page with no kernel, as the book's static page
+    does; return a locator of their roots (``.mlbook-widget``), once every one has drawn."""
+    import json
+
+    from ipywidgets.embed import embed_data
+
+    data = embed_data(views=list(widgets), drop_defaults=False)  # _esm is a default
+    views = "".join('<script type="application/vnd.jupyter.widget-view+json">'
+                    f"{json.dumps(spec)}</script>" for spec in data["view_specs"])
+    folder, url = sandbox
+    name = f"widgets-{id(widgets)}-{len(list(folder.iterdir()))}.html"
+    (folder / name).write_text(_SANDBOX_PAGE.format(state=json.dumps(data["manager_state"]),
+                                                    views=views))
+    page.goto(f"{url}/{name}")
+    roots = page.locator(".mlbook-widget")
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('.mlbook-widget')].filter("
+        "el => Number(el.dataset.renders) > 0).length >= n", arg=len(widgets))
+    return roots
+
+
+def load_module(page, name: str) -> None:
+    """Import the widget module ``name`` (common.js + js/<name>.js) into the page as
+    ``window.mlbookModule``, to call its exported functions with :func:`call_js`."""
+    from mlbook.widgets import bundle
+
+    page.evaluate("""async source => {
+        const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+        window.mlbookModule = await import(url);
+    }""", bundle(name))
+
+
+def call_js(page, function: str, *args):
+    """Call an exported function of the module :func:`load_module` loaded; JSON in and out."""
+    return page.evaluate("([name, args]) => window.mlbookModule[name](...args)",
+                         [function, list(args)])
+
+
+def wait_rendered(root, after: int) -> None:
+    """Wait until the widget ``root`` has finished a redraw after its ``after``-th."""
+    root.page.wait_for_function("([el, n]) => Number(el.dataset.renders) > n",
+                                arg=[root.element_handle(), after], timeout=10_000)
+
+
+def renders(root) -> int:
+    return int(root.get_attribute("data-renders") or 0)

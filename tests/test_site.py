@@ -14,6 +14,7 @@ def check_loads_offline_without_errors(page, server, doc) -> None:
     assert not log.off_origin(), f"requests left the site: {log.off_origin()}"
     assert not log.failed, f"failed requests: {log.failed}"
     assert not log.errors, f"uncaught page errors: {log.errors}"
+    assert not log.console_errors, f"errors in the browser console: {log.console_errors}"
 
 
 def check_maths_is_typeset(page, server, doc) -> None:
