@@ -39,3 +39,15 @@ def test_code_passes_ruff():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CODE_COLUMN = 78  # characters: wider code lines are clipped in the page's code column
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_visible_code_fits_the_pages_code_column(path):
+    notebook = nbformat.read(path, as_version=4)
+    wide = [(i, line) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+            and not {"remove-cell", "remove-input"} & set(cell.metadata.get("tags", []))
+            for line in cell.source.splitlines() if len(line) > CODE_COLUMN]
+    assert not wide, f"code lines wider than {CODE_COLUMN} characters (cell, line): {wide[:5]}"

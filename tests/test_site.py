@@ -1,5 +1,7 @@
 """Every page, loaded in headless Chromium as a reader would, works with no network."""
 
+import re
+
 import pytest
 import yaml
 from conftest import ROOT, notebook_pages, open_page, toc_files
@@ -76,6 +78,25 @@ def test_every_image_has_meaningful_alt_text(page, server, doc):
         'article svg[role=img]:not(.svg-inline--fa)')].map(
         svg => (svg.getAttribute('aria-label') || '').trim())""")
     assert all(len(label) >= 10 for label in graphics), "an SVG figure lacks an aria-label"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_no_memory_address_is_shown(page, server, doc):
+    open_page(page, server, doc)
+    text = page.locator("article").inner_text()
+    shown = re.findall(r".{0,40}\bat 0x[0-9a-fA-F]+.{0,10}", text)
+    assert not shown, f"object reprs with memory addresses on the page: {shown}"
+
+
+@pytest.mark.parametrize("doc", notebook_pages())
+def test_chapter_ends_with_its_references(page, server, doc):
+    open_page(page, server, doc)
+    headings = page.locator("article h2").all_inner_texts()
+    assert any(h.strip("#¶ \n").startswith("References") for h in headings), \
+        f"no References section in {doc}: {headings}"
+    cited = page.locator("section#references .citation, section#references dt, "
+                         "section#references .bibtex").count()
+    assert cited, f"the References section of {doc} lists no works"
 
 
 def _repository():
