@@ -24,7 +24,7 @@ function choiceQuestion(root, question, index, onAnswer) {
   const name = `q${index}-${Math.random().toString(36).slice(2)}`;
   const box = h("div", { class: "mlbook-feedback", role: "status", "aria-live": "polite" });
   const options = question.options.map((option, i) => h("label", { class: "mlbook-option" },
-    h("input", { type: "radio", name, value: i, onchange: guard(root, () => {
+    h("input", { type: "radio", name, value: i, "data-bench": "click", onchange: guard(root, () => {
       const right = isRight(question, i);
       const why = question.why && question.why[i] ? question.why[i] : "";
       feedback(root, box, right, right ? question.explain : (why || "Try another option."));
