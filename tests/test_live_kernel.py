@@ -1,0 +1,132 @@
+"""The book's widgets in a live kernel: JupyterLab in Chromium, as a reader on Binder or at home.
+
+A JupyterLab server runs on a temporary folder; each test writes a notebook, opens it, runs every
+cell, and checks the widget the way a reader sees it: it renders, a value set from Python shows in
+the page, and a value the reader enters reaches Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import nbformat
+import pytest
+
+TOKEN = "mlbook-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lab")
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(folder / ".config"),
+           "JUPYTER_RUNTIME_DIR": str(folder / ".runtime")}
+    env.pop("MLBOOK_BUILD", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+         "--LabApp.expose_app_in_browser=True", "--ServerApp.disable_check_xsrf=True",
+         "--ServerApp.allow_root=True",
+         f"--ServerApp.root_dir={folder}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("JupyterLab did not start within 90 s")
+            time.sleep(0.5)
+    yield folder, url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def open_notebook(page, lab, name: str, cells: list[str]):
+    """Write a notebook of ``cells``, open it in JupyterLab and run them all; return the page."""
+    folder, url = lab
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / name)
+    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    # Wait for the kernel, then run every cell.
+    page.wait_for_function("""() => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        return panel && panel.sessionContext && panel.sessionContext.session &&
+               panel.sessionContext.session.kernel &&
+               panel.sessionContext.session.kernel.connectionStatus === 'connected';
+    }""", timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return page
+
+
+def run_in_kernel(page, code: str) -> str:
+    """Execute ``code`` in the open notebook's kernel and return what it printed."""
+    return page.evaluate("""async code => {
+        const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+        let text = '';
+        const future = kernel.requestExecute({code});
+        future.onIOPub = msg => {
+            if (msg.header.msg_type === 'stream') text += msg.content.text;
+            if (msg.header.msg_type === 'error') {
+                text += msg.content.ename + ': ' + msg.content.evalue;
+            }
+        };
+        await future.done;
+        return text;
+    }""", code)
+
+
+@pytest.fixture
+def lab_page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.mlbook_errors = errors
+    yield page
+    context.close()
+
+
+QUIZ = """from mlbook.quiz import Choice, Quiz
+quiz = Quiz([Choice("Which way does the gradient point?", ["uphill", "downhill"], answer=0,
+                    explain="It is the direction of steepest ascent.")], title="Live quiz")
+quiz"""
+
+
+def test_a_widget_renders_and_follows_python_in_jupyterlab(lab_page, lab):
+    page = open_notebook(lab_page, lab, "quiz.ipynb", [QUIZ])
+    title = page.locator(".jp-OutputArea .mlbook-widget .mlbook-quiz-title")
+    title.wait_for(timeout=90_000)
+    assert title.inner_text() == "Live quiz"
+    run_in_kernel(page, "quiz.title = 'Changed from Python'")
+    page.wait_for_function("""() => document.querySelector('.mlbook-quiz-title').textContent
+                              === 'Changed from Python'""")
+    page.locator(".mlbook-widget").get_by_label("uphill").check()
+    feedback = page.locator(".mlbook-widget .mlbook-feedback")
+    assert feedback.get_attribute("data-right") == "true"
+    # The fallback for readers without JavaScript is in the output, and hidden.
+    assert page.locator(".jp-OutputArea noscript.mlbook-fallback").count() == 1
+    assert not page.mlbook_errors, page.mlbook_errors
+    assert json.loads(run_in_kernel(page, "import json; print(json.dumps(quiz.title))")) == \
+        "Changed from Python"
