@@ -130,8 +130,8 @@ def open_page(page, server: str, doc: str, query: str = "") -> None:
     """Load a book page and wait until its widgets (if any) have rendered."""
     page.goto(f"{server}/{doc}.html{query}", wait_until="load")
     if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
-        page.wait_for_selector(".jupyter-widgets .widget-play, .jupyter-widgets .widget-stack",
-                               state="attached")
+        page.wait_for_selector(".jupyter-widgets .widget-play, .jupyter-widgets .widget-stack, "
+                               ".mlbook-widget[data-renders]", state="attached")
     page.wait_for_load_state("networkidle")
 
 
