@@ -113,18 +113,6 @@ def _line_data():
     return x, 0.5 * x + 0.2
 
 
-def _descend(eta: float):
-    x, y = _line_data()
-    w = b = 0.0
-    path = []
-    for _ in range(6):
-        residual = w * x + b - y
-        path.append((w, b, float(np.mean(residual ** 2))))
-        w -= eta * 2 * float(np.mean(residual * x))
-        b -= eta * 2 * float(np.mean(residual))
-    return path
-
-
 def _find(widget, kind):
     found = [widget] if isinstance(widget, kind) else []
     for child in getattr(widget, "children", ()):
@@ -132,30 +120,12 @@ def _find(widget, kind):
     return found
 
 
-def _intro_typed(text: str):
-    """Type ``text`` into the introduction widget's live learning-rate box; the message shown."""
-    import ipywidgets as widgets
-
+def _intro(name: str, *args, **kwargs):
+    """Call ``mlbook.intro.<name>``; the widget's typed input is checked in the browser, in
+    tests/test_introduction.py (a message in the widget for each bad entry)."""
     from mlbook import intro
 
-    os.environ.pop("MLBOOK_BUILD", None)  # a live kernel, not the static build
-    x, y = _line_data()
-    explorer = intro.line_fit_explorer(x, y, _descend, [0.1, 0.5], "x", "y")
-    (entry,) = _find(explorer, widgets.Text)
-    entry.value = text
-    messages = [h.value for h in _find(explorer, widgets.HTML) if "mlbook-message" in h.value]
-    return messages[-1] if messages else ""
-
-
-def _intro_static(learning_rates, y_len=None):
-    from mlbook import intro
-
-    os.environ["MLBOOK_BUILD"] = "static"
-    try:
-        x, y = _line_data()
-        return intro.line_fit_explorer(x, y[:y_len], _descend, learning_rates, "x", "y")
-    finally:
-        os.environ.pop("MLBOOK_BUILD")
+    return getattr(intro, name)(*args, **kwargs)
 
 
 def _canvas(**kwargs):
@@ -238,20 +208,40 @@ CASES: list[Case] = [
     Case("png_data_uri-dpi-negative", lambda ws: png_data_uri(_figure(), dpi=-100),
          match="dpi must be positive"),
     Case("png_data_uri-not-a-figure", lambda ws: png_data_uri(None), match="figure"),
-    # mlbook.intro: the introduction's live learning-rate box shows a message, never a traceback
-    *[Case(f"intro-typed-eta-{name}", lambda ws, t=text: _intro_typed(t), match=match,
-           message="error")
-      for name, text, match in [
-          ("zero", "0", "positive, finite"), ("negative", "-0.1", "positive, finite"),
-          ("nan", "nan", "positive, finite"), ("inf", "inf", "positive, finite"),
-          ("huge", "1e9", "far too large"), ("not-a-number", "abc", "not a number"),
-          ("blank", " ", "not a number")]],
-    Case("intro-typed-eta-diverges", lambda ws: _intro_typed("2.5"), match="blew up",
-         message="warning"),
-    Case("intro-mismatched-x-y", lambda ws: _intro_static([0.1], y_len=3),
-         match="same size"),
-    Case("intro-no-learning-rates", lambda ws: _intro_static([]), match="at least one run"),
-    *learning_rate_rows("intro-author", lambda ws, eta: _intro_static([eta])),
+    # mlbook.intro: the line-fit widget and its Python references
+    *learning_rate_rows("intro-LineFitExplorer",
+                        lambda ws, eta: _intro("LineFitExplorer", *_line_data(), eta),
+                        raises=(TraitError,)),
+    *learning_rate_rows("intro-descent_path",
+                        lambda ws, eta: _intro("descent_path", *_line_data(), eta, 5)),
+    Case("intro-LineFitExplorer-lr-text",
+         lambda ws: _intro("LineFitExplorer", *_line_data(), "fast"),
+         match="must be a number|expected a float", raises=(TraitError,)),
+    Case("intro-LineFitExplorer-mismatched-x-y",
+         lambda ws: _intro("LineFitExplorer", [0.0, 0.5, 1.0], [1.0, 2.0]), match="same size"),
+    Case("intro-LineFitExplorer-one-point",
+         lambda ws: _intro("LineFitExplorer", [0.5], [1.0]), match="at least two points"),
+    Case("intro-LineFitExplorer-equal-x",
+         lambda ws: _intro("LineFitExplorer", [0.5, 0.5], [1.0, 2.0]), match="all equal"),
+    Case("intro-LineFitExplorer-nan-y",
+         lambda ws: _intro("LineFitExplorer", [0.0, 1.0], [1.0, math.nan]), match="finite"),
+    Case("intro-LineFitExplorer-text-x",
+         lambda ws: _intro("LineFitExplorer", ["a", "b"], [1.0, 2.0]),
+         match="sequences of numbers"),
+    Case("intro-LineFitExplorer-step-beyond-steps",
+         lambda ws: _intro("LineFitExplorer", *_line_data(), steps=10, step=11),
+         match="step must be from 0 to steps", raises=(TraitError,)),
+    Case("intro-LineFitExplorer-steps-zero",
+         lambda ws: _intro("LineFitExplorer", *_line_data(), steps=0),
+         match="steps must be from 1", raises=(TraitError,)),
+    Case("intro-descent_path-steps-negative",
+         lambda ws: _intro("descent_path", *_line_data(), 0.1, -1), match="steps must be"),
+    Case("intro-descent_path-steps-fraction",
+         lambda ws: _intro("descent_path", *_line_data(), 0.1, 2.5), match="steps must be"),
+    Case("intro-stability_limit-equal-x", lambda ws: _intro("stability_limit", [1.0, 1.0]),
+         match="all equal"),
+    Case("intro-least_squares-empty", lambda ws: _intro("least_squares", [], []),
+         match="at least two points"),
 ]
 
 
