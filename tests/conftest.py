@@ -102,8 +102,9 @@ class PageLog:
             message.text))
 
     def off_origin(self) -> list[str]:
+        # blob: URLs of this origin are in-page objects (anywidget loads each widget's module so)
         return [url for url in self.requests
-                if not url.startswith(self.origin) and not url.startswith("data:")]
+                if not url.startswith((self.origin, f"blob:{self.origin}", "data:"))]
 
 
 @contextlib.contextmanager
