@@ -10,6 +10,11 @@
   cache is dropped and every page is read again (the package's hash is a config value, so Sphinx
   sees the change), so no page shows outputs of an older package.
 * **A quiet console.** The theme's default colour mode is set (jupyter-book leaves it empty).
+* **The book as a PDF.** After an HTML build, ``book_pdf.py`` prints every page, in the order of
+  the table of contents, into ``book.pdf`` in the site (headless Chromium), and every page's
+  sidebar links to it ("Download the book as PDF"). ``MLBOOK_PDF=0`` skips it, as does a machine
+  without Chromium, Playwright or pypdf (an info message, not a warning); the site then has no
+  link to a PDF.
 * **One copy of each script.** jupyter-book's default extensions register some inline scripts
   twice (sphinx-thebe's ``const THEBE_JS_URL = ...``), and a second ``const`` declaration is an
   uncaught SyntaxError on every page; exact duplicates are dropped.
@@ -22,6 +27,7 @@ import os
 import shutil
 from pathlib import Path
 
+import book_pdf
 import vendor_js
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
@@ -86,6 +92,34 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def _pdf_switch(app, config) -> None:
+    """Decide once whether this build makes book.pdf; the pages link to it only if it does."""
+    reason = book_pdf.reason_to_skip()
+    config.mlbook_pdf = reason is None
+    app.mlbook_pdf_skipped = reason
+    if reason:
+        logger.info(f"book.pdf will not be made: {reason}.")
+    config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
+
+
+def _pdf_link(app, pagename, templatename, context, doctree):
+    # Before the theme (priority 500) resolves the sidebar's templates.
+    if app.config.mlbook_pdf and isinstance(context.get("sidebars"), list):
+        context["sidebars"] = [*context["sidebars"], "mlbook-pdf-link.html"]
+
+
+def _print_pdf(app, exception) -> None:
+    if exception is not None or app.builder.name != "html":
+        return
+    if not app.config.mlbook_pdf:
+        book_pdf.remove_stale(app, app.mlbook_pdf_skipped or "switched off", log=logger.info)
+        return
+    try:
+        book_pdf.build(app, log=logger.info)
+    except book_pdf.PdfError as err:
+        raise ExtensionError(f"book.pdf: {err}") from None
+
+
 def setup(app):
     # Before any kernel starts: kernels inherit this process's environment.
     os.environ[BUILD_ENV] = "static"
@@ -96,4 +130,8 @@ def setup(app):
     app.connect("config-inited", _theme_defaults)
     # After the other handlers (default priority 500) have added their scripts.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.add_config_value("mlbook_pdf", True, "html")
+    app.connect("config-inited", _pdf_switch)
+    app.connect("html-page-context", _pdf_link, priority=400)
+    app.connect("build-finished", _print_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

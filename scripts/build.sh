@@ -5,9 +5,17 @@
 # extension, _ext/mlbook_site.py, so a plain `jupyter-book build .` makes the same site.
 # Extra arguments go to `jupyter-book build`, e.g. `bash scripts/build.sh --all` for a clean rebuild.
 # MLBOOK_OUT=DIR builds into DIR/_build instead (for parallel builds of one checkout).
+# MLBOOK_PDF=0 skips the PDF (_build/html/book.pdf), for quick builds while writing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh "${MLBOOK_REQUIREMENTS:-requirements.txt}"
+# Debian's Chromium prints the PDF (fonts-liberation: its serif face). Without it the site is
+# still built, with no PDF and no link to one.
+if [ "${MLBOOK_PDF:-1}" != 0 ] && [ -z "${MLBOOK_CHROMIUM:-}" ]; then
+  source scripts/apt_install.sh
+  install_missing chromium:"chromium fonts-liberation" \
+    || echo "Could not install Chromium: building the site without book.pdf." >&2
+fi
 out="${MLBOOK_OUT:-.}"
 mkdir -p "$out/_build"
 jupyter-book build . --path-output "$out" --warningiserror --keep-going "$@" 2>&1 \
