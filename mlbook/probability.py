@@ -1,25 +1,28 @@
-"""Plumbing for the probability chapter: likelihoods, the losses they give, calibration bins and
-the likelihood explorer widget. The chapter derives each formula; this module only computes it.
+"""Plumbing for the probability chapter: likelihoods, intervals, the losses they give, calibration
+bins, and the likelihood explorer widget. The chapter derives each formula; this module only
+computes it.
+
+The explorer's numerics (the coin flips, the intervals, the Beta posterior) are computed twice:
+here, in Python, and in the reader's browser by ``mlbook/js/likelihood.js``. The two are written
+line for line alike and tested against each other, so that the chapter can state facts about the
+very run the widget shows.
 """
 
 from __future__ import annotations
 
 import math
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from mlbook.plotting import PALETTE, png_data_uri
-from mlbook.svg import Canvas
-from mlbook.widgets import Stepper, is_static_build, message, noscript_image
-
-MAX_FLIPS = 100_000  # live explorer: beyond this the curve is a spike narrower than one pixel
-
+from mlbook.plotting import PALETTE
+from mlbook.widgets import BookWidget, figure_fallback
 
 # --- Likelihoods and their maxima -----------------------------------------------------------------
+
 
 def _xlogy(x, y):
     """x log y, with 0 log 0 = 0 (the convention that makes 0 heads out of n a valid sample)."""
@@ -38,7 +41,7 @@ def coin_log_likelihood(p, heads: int, n: int) -> np.ndarray:
 
 
 def coin_mle(heads: int, n: int) -> tuple[float, float]:
-    """The maximum-likelihood estimate k/n and its standard error sqrt(p̂(1-p̂)/n)."""
+    """The maximum-likelihood estimate k/n and its plug-in standard error sqrt(p̂(1-p̂)/n)."""
     if n < 1:
         raise ValueError(f"coin_mle needs at least one flip, got n = {n}.")
     if not 0 <= heads <= n:
@@ -66,6 +69,8 @@ def mean_squared_error(y, prediction) -> float:
     return float(np.mean((np.asarray(y, float) - np.asarray(prediction, float)) ** 2))
 
 
+# --- Scores, probabilities and information ------------------------------------------------------
+
 def softmax(scores, axis: int = -1) -> np.ndarray:
     """exp(s) / Σ exp(s), computed after subtracting the largest score so exp cannot overflow."""
     scores = np.asarray(scores, float)
@@ -75,17 +80,73 @@ def softmax(scores, axis: int = -1) -> np.ndarray:
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
+def log_softmax(scores, axis: int = -1) -> np.ndarray:
+    """log softmax(s) = s - logsumexp(s), with logsumexp(s) = m + log Σ exp(s - m), m = max s.
+
+    Never takes the log of a probability, so it stays finite where softmax underflows to 0.
+    """
+    scores = np.asarray(scores, float)
+    if scores.size == 0:
+        raise ValueError("log_softmax needs at least one score; got an empty array.")
+    largest = scores.max(axis=axis, keepdims=True)
+    return scores - largest - np.log(np.exp(scores - largest).sum(axis=axis, keepdims=True))
+
+
+def _check_labels(rows: np.ndarray, labels: np.ndarray, name: str) -> None:
+    if rows.ndim != 2 or len(labels) != len(rows):
+        raise ValueError(f"{name} needs one row per label: got shape {rows.shape} for "
+                         f"{len(labels)} labels.")
+    if labels.size and not (0 <= labels.min() and labels.max() < rows.shape[1]):
+        raise ValueError(f"labels must be class indices 0 … {rows.shape[1] - 1}.")
+
+
 def categorical_nll(probabilities, labels) -> float:
     """Mean of -log p(label) over examples, with one row of class probabilities per example."""
-    probabilities = np.asarray(probabilities, float)
-    labels = np.asarray(labels)
-    if probabilities.ndim != 2 or len(labels) != len(probabilities):
-        raise ValueError(f"categorical_nll needs one row of probabilities per label: got shape "
-                         f"{probabilities.shape} for {len(labels)} labels.")
-    if labels.size and not (0 <= labels.min() and labels.max() < probabilities.shape[1]):
-        raise ValueError(f"labels must be class indices 0 … {probabilities.shape[1] - 1}.")
-    chosen = probabilities[np.arange(len(labels)), np.asarray(labels)]
-    return float(-np.mean(np.log(chosen)))
+    probabilities, labels = np.asarray(probabilities, float), np.asarray(labels)
+    _check_labels(probabilities, labels, "categorical_nll")
+    with np.errstate(divide="ignore"):
+        return float(-np.mean(np.log(probabilities[np.arange(len(labels)), labels])))
+
+
+def cross_entropy_loss(scores, labels) -> float:
+    """The cross-entropy loss from scores (logits), as PyTorch's ``cross_entropy`` computes it:
+    the mean of -log_softmax(scores)[label], finite however confident and wrong a score is."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    _check_labels(scores, labels, "cross_entropy_loss")
+    return float(-np.mean(log_softmax(scores)[np.arange(len(labels)), labels]))
+
+
+def _distribution(values, name: str) -> np.ndarray:
+    values = np.asarray(values, float)
+    if values.ndim != 1 or values.size == 0 or np.any(values < 0) or not np.all(
+            np.isfinite(values)) or abs(values.sum() - 1) > 1e-9:
+        raise ValueError(f"{name} must be a list of probabilities ≥ 0 that sum to 1; got "
+                         f"{values.tolist()}.")
+    return values
+
+
+def entropy(q) -> float:
+    """H(q) = -Σ q log q in nats (0 log 0 = 0)."""
+    q = _distribution(q, "q")
+    return float(-_xlogy(q, q).sum())
+
+
+def cross_entropy(q, p) -> float:
+    """H(q, p) = -Σ q log p in nats: the mean code length of draws from q in a code built for p."""
+    q, p = _distribution(q, "q"), _distribution(p, "p")
+    if len(q) != len(p):
+        raise ValueError(f"q and p need the same outcomes; got {len(q)} and {len(p)}.")
+    return float(-_xlogy(q, p).sum())
+
+
+def kl_divergence(q, p) -> float:
+    """KL(q ‖ p) = Σ q log(q / p) ≥ 0 in nats, over the outcomes with q > 0 (∞ where p = 0)."""
+    q, p = _distribution(q, "q"), _distribution(p, "p")
+    if len(q) != len(p):
+        raise ValueError(f"q and p need the same outcomes; got {len(q)} and {len(p)}.")
+    seen = q > 0
+    with np.errstate(divide="ignore"):
+        return float(np.sum(q[seen] * np.log(q[seen] / p[seen])))
 
 
 # --- Bayes' rule in natural frequencies ------------------------------------------------------
@@ -101,17 +162,42 @@ def natural_frequencies(prevalence: float, sensitivity: float, false_positive_ra
             "healthy, negative": people - sick - healthy_positive}
 
 
-def natural_frequency_grid(ax, prevalence: float, sensitivity: float,
-                           false_positive_rate: float, side: int = 100) -> None:
-    """Draw ``side``² people as squares coloured by their test outcome, one block per outcome."""
-    counts = natural_frequencies(prevalence, sensitivity, false_positive_rate, side * side)
-    colors = [PALETTE["vermillion"], PALETTE["purple"], PALETTE["orange"], "#e6e6e6"]
-    outcome = np.repeat(np.arange(4), list(counts.values())).reshape(side, side)
-    ax.imshow(outcome, cmap=ListedColormap(colors), vmin=-0.5, vmax=3.5, interpolation="nearest")
+_OUTCOME_COLORS = [PALETTE["vermillion"], PALETTE["purple"], PALETTE["orange"], "#e6e6e6"]
+
+
+def _squares(ax, counts: list[int], colors: list[str], columns: int,
+             outlined: bool = False) -> None:
+    """``sum(counts)`` squares in rows of ``columns``, coloured in blocks, row by row
+    (``outlined``: a white edge round each square, so that they can be counted)."""
+    outcome = np.repeat(np.arange(len(counts)), counts).astype(float)
+    rows = -(-outcome.size // columns)
+    outcome = np.concatenate([outcome, np.full(rows * columns - outcome.size, np.nan)])
+    cmap = ListedColormap(colors)
+    cmap.set_bad("white")
+    ax.pcolormesh(outcome.reshape(rows, columns), cmap=cmap, vmin=-0.5,
+                  vmax=len(colors) - 0.5, edgecolors="white" if outlined else "face",
+                  linewidth=0.5 if outlined else 0)
+    ax.set(xlim=(0, columns), ylim=(rows, 0), aspect="equal")
     ax.set_axis_off()
+
+
+def natural_frequency_figure(prevalence: float, sensitivity: float, false_positive_rate: float,
+                             side: int = 100, columns: int = 45):
+    """Left: ``side``² people coloured by test outcome. Right: the positives alone, sick first."""
+    counts = natural_frequencies(prevalence, sensitivity, false_positive_rate, side * side)
+    fig, (everyone, positives) = plt.subplots(
+        1, 2, figsize=(9.0, 4.2), gridspec_kw={"width_ratios": [1, 1.25]})
+    _squares(everyone, list(counts.values()), _OUTCOME_COLORS, side)
+    everyone.set_title(f"all {side * side:,} people")
+    sick, healthy = counts["sick, positive"], counts["healthy, positive"]
+    _squares(positives, [sick, healthy], _OUTCOME_COLORS[::2], columns, outlined=True)
+    positives.set_title(f"the {sick + healthy:,} who test positive:\n"
+                        f"{sick:,} sick ({sick / (sick + healthy):.0%}), {healthy:,} healthy")
     handles = [Patch(color=color, label=f"{name}: {count:,}")
-               for color, (name, count) in zip(colors, counts.items(), strict=True)]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5))
+               for color, (name, count) in zip(_OUTCOME_COLORS, counts.items(), strict=True)]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    return fig
 
 
 # --- Calibration --------------------------------------------------------------------------------
@@ -132,152 +218,325 @@ def reliability_bins(confidence, correct, n_bins: int = 10):
     return mean_confidence, accuracy, counts, ece
 
 
-def reliability_diagram(ax, confidence, correct, label: str, color: str, n_bins: int = 10) -> float:
-    """Draw accuracy against confidence per bin on ``ax``; returns the calibration error."""
+def reliability_diagram(ax, count_ax, confidence, correct, label: str, color: str,
+                        n_bins: int = 10) -> float:
+    """Accuracy against confidence per bin on ``ax``, the bins' counts on ``count_ax`` below it;
+    returns the expected calibration error."""
     mean_confidence, accuracy, counts, ece = reliability_bins(confidence, correct, n_bins)
     filled = counts > 0
     ax.plot([0, 1], [0, 1], color=PALETTE["black"], lw=1, ls="--", label="perfect calibration")
     ax.plot(mean_confidence[filled], accuracy[filled], "o-", color=color,
             label=f"{label} (ECE {ece:.3f})")
-    ax.set(xlabel="confidence (largest softmax probability)", ylabel="accuracy in bin",
-           xlim=(0, 1), ylim=(0, 1), aspect="equal")
+    ax.set(ylabel="accuracy in bin", xlim=(0, 1), ylim=(0, 1.02))
+    ax.tick_params(labelbottom=False)
+    edges = np.linspace(0, 1, n_bins + 1)
+    count_ax.bar(edges[:-1], counts, width=1 / n_bins, align="edge", color=color,
+                 edgecolor="white")
+    for left, count in zip(edges[:-1], counts, strict=True):
+        if count:
+            count_ax.text(left + 0.5 / n_bins, count, f"{count:,}", ha="center", va="bottom",
+                          fontsize=7)
+    count_ax.set(xlim=(0, 1), yscale="log", ylim=(0.8, 4 * max(counts.max(), 1)),
+                 xlabel="confidence (largest softmax probability)", ylabel="images")
     return ece
 
 
-# --- The likelihood explorer ----------------------------------------------------------------
+# --- Intervals for a coin ------------------------------------------------------------------------
+# Everything from here to the explorer is mirrored in mlbook/js/likelihood.js: change both.
 
-GRID = np.linspace(0.0, 1.0, 201)
-_W, _H = 560, 250
-# Frames, legend and notes are light cards like the figures, so they read in either site theme.
-_CARD = "background:white;color:#222;border-radius:4px;padding:2px 8px;max-width:640px"
+Z95 = 1.959963984540054  # the 97.5% point of the standard Gaussian (1.96, rounded)
 
 
-def sample_sizes(n_max: int) -> list[int]:
-    """1, 2, 4, ... up to ``n_max``, ending at ``n_max`` itself."""
-    sizes = [2**k for k in range(int(math.log2(n_max)) + 1)]
-    return sizes if sizes[-1] == n_max else sizes + [n_max]
+def wald_interval(heads: int, n: int) -> tuple[float, float]:
+    """p̂ ± 1.96 sqrt(p̂(1-p̂)/n), clipped to [0, 1]: the textbook (Wald) 95% interval."""
+    p_hat = heads / n
+    half = Z95 * math.sqrt(p_hat * (1 - p_hat) / n)
+    return max(0.0, p_hat - half), min(1.0, p_hat + half)
 
 
-def likelihood_frame(flips: np.ndarray, n: int, true_p: float) -> str:
-    """One frame: the likelihood of the first ``n`` flips, scaled so its maximum is 1."""
-    heads = int(flips[:n].sum())
-    p_hat, se = coin_mle(heads, n)
-    log_lik = coin_log_likelihood(GRID, heads, n)
-    curve = np.exp(log_lik - log_lik.max())
-    low, high = max(p_hat - 1.96 * se, 0.0), min(p_hat + 1.96 * se, 1.0)
-    canvas = Canvas(_W, _H, xlim=(0, 1), ylim=(0, 1.12))
-    canvas.axes(xlabel="coin's probability of heads p", ylabel="likelihood (max = 1)",
-                xticks=[0, 0.25, 0.5, 0.75, 1], yticks=[0, 0.5, 1])
-    canvas.polyline([true_p, true_p], [0, 1.12], PALETTE["black"], width=1.5, dash="5 4")
-    canvas.polyline([low, high], [0.04, 0.04], PALETTE["vermillion"], width=5)
-    canvas.polyline(GRID, curve, PALETTE["blue"], width=2.5)
-    canvas.circle(p_hat, 1.0, 6, PALETTE["orange"], edge=PALETTE["black"])
-    label = (f"Likelihood of p after {n} flips with {heads} heads: a curve peaking at the "
-             f"estimate {p_hat:.3f}; the true p is {true_p:g}; the 95% interval runs from "
-             f"{low:.3f} to {high:.3f}.")
-    readout = (f'<div class="mlbook-readout">n = <b>{n}</b> flips · heads k = {heads} · '
-               f"MLE p̂ = k/n = <b>{p_hat:.3f}</b> · standard error {se:.3f} · "
-               f"95% interval [{low:.3f}, {high:.3f}] · true p = {true_p:g}</div>")
-    return (f'<div class="mlbook-frame" style="{_CARD}" data-step="{n}" data-n="{n}" '
-            f'data-heads="{heads}" '
-            f'data-mle="{p_hat:.6f}" data-true-p="{true_p:g}">'
-            f"{canvas.to_svg(label)}{readout}</div>")
+def wilson_interval(heads: int, n: int) -> tuple[float, float]:
+    """Wilson's (1927) 95% interval: the p with |p̂ - p| ≤ 1.96 sqrt(p(1-p)/n), solved for p."""
+    p_hat = heads / n
+    shrink = 1 + Z95**2 / n
+    centre = (p_hat + Z95**2 / (2 * n)) / shrink
+    half = Z95 / shrink * math.sqrt(p_hat * (1 - p_hat) / n + Z95**2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def likelihood_run(flips: np.ndarray, true_p: float) -> list[str]:
-    """Frames for one experiment: the likelihood after the first 1, 2, 4, ... of ``flips``."""
-    return [likelihood_frame(flips, n, true_p) for n in sample_sizes(len(flips))]
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+            9.9843695780195716e-6, 1.5056327351493116e-7)
 
 
-def _legend() -> str:
-    swatch = ('<span style="display:inline-block;width:1.6em;height:0;border-top:{} {};'
-              'vertical-align:middle;margin:0 .3em 0 .8em"></span>')
-    items = [("3px solid", PALETTE["blue"], "likelihood"),
-             ("5px solid", PALETTE["vermillion"], "95% interval"),
-             ("2px dashed", PALETTE["black"], "true p")]
-    return (f'<div class="mlbook-readout" style="{_CARD}">' + "".join(
-        swatch.format(style, color) + text for style, color, text in items)
-        + f'<span style="color:{PALETTE["orange"]};margin-left:.8em">●</span> estimate p̂</div>')
+def log_gamma(x: float) -> float:
+    """log Γ(x) for x > 0, by Lanczos' approximation (g = 7, nine terms; ~15 digits)."""
+    if x < 0.5:  # reflection: Γ(x) Γ(1 - x) = π / sin(πx)
+        return math.log(math.pi / math.sin(math.pi * x)) - log_gamma(1 - x)
+    x -= 1
+    series = _LANCZOS[0]
+    for i in range(1, 9):
+        series += _LANCZOS[i] / (x + i)
+    t = x + 7.5
+    return 0.5 * math.log(2 * math.pi) + (x + 0.5) * math.log(t) - t + math.log(series)
 
 
-def _noscript(flips: np.ndarray, true_p: float) -> str:
-    fig, ax = plt.subplots(figsize=(5.6, 2.5))
-    colors = (PALETTE["sky"], PALETTE["blue"], PALETTE["black"])
-    for n, color in zip((4, 64, len(flips)), colors, strict=True):
-        log_lik = coin_log_likelihood(GRID, int(flips[:n].sum()), n)
-        ax.plot(GRID, np.exp(log_lik - log_lik.max()), color=color, label=f"n = {n}")
-    ax.axvline(true_p, color=PALETTE["black"], ls="--", lw=1)
-    ax.set(xlabel="p", ylabel="likelihood (max = 1)")
-    ax.legend()
-    fig.tight_layout()
-    uri = png_data_uri(fig, dpi=72)
-    plt.close(fig)
-    return noscript_image(uri, f"Likelihood curves of a coin with p = {true_p:g} after 4, 64 and "
-                               f"{len(flips)} flips, each narrower than the last.")
+_TINY = 1e-300
 
 
-def coin_experiments(true_ps, n_max: int, rng: np.random.Generator) -> dict[float, np.ndarray]:
-    """``n_max`` flips (True = heads) of a coin for each true p, drawn in the order given."""
-    return {p: rng.random(n_max) < p for p in true_ps}
+def _beta_fraction(x: float, a: float, b: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz's method)."""
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > _TINY else _TINY)
+    result = d
+    for m in range(1, 10_001):
+        even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        for numerator in (even, odd):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > _TINY else _TINY)
+            c = 1 + numerator / c
+            c = c if abs(c) > _TINY else _TINY
+            result *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return result
 
 
-def likelihood_explorer(true_ps, n_max: int, seed: int = 0) -> widgets.VBox:
-    """A stepper over growing samples of coin flips, one run per true p in ``true_ps``.
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """P(X ≤ x) for X ~ Beta(a, b): the regularised incomplete beta function I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = (a * math.log(x) + b * math.log1p(-x)
+                 - (log_gamma(a) + log_gamma(b) - log_gamma(a + b)))
+    if x < (a + 1) / (a + b + 2):  # where the fraction converges fast; else use the mirror
+        return math.exp(log_front) * _beta_fraction(x, a, b) / a
+    return 1 - math.exp(log_front) * _beta_fraction(1 - x, b, a) / b
 
-    In a live kernel it also offers inputs for any true p and sample size.
+
+def beta_quantile(q: float, a: float, b: float) -> float:
+    """The x with P(X ≤ x) = q for X ~ Beta(a, b): halve [0, 1] until its ends are neighbouring
+    floating-point numbers (about 55 halvings, more for quantiles near 0)."""
+    low, high = 0.0, 1.0
+    middle = 0.5
+    while low < middle < high:
+        if beta_cdf(middle, a, b) < q:
+            low = middle
+        else:
+            high = middle
+        middle = 0.5 * (low + high)
+    return middle
+
+
+def credible_interval(heads: int, n: int, prior_a: float = 1.0,
+                      prior_b: float = 1.0) -> tuple[float, float]:
+    """The central 95% of the posterior Beta(a + k, b + n - k) after k heads in n flips."""
+    a, b = prior_a + heads, prior_b + n - heads
+    return beta_quantile(0.025, a, b), beta_quantile(0.975, a, b)
+
+
+def interval(method: str, heads: int, n: int, prior_a: float = 1.0,
+             prior_b: float = 1.0) -> tuple[float, float]:
+    """The 95% interval ``method`` ("wald", "wilson" or "credible") after k heads in n flips."""
+    if method == "wald":
+        return wald_interval(heads, n)
+    if method == "wilson":
+        return wilson_interval(heads, n)
+    if method == "credible":
+        return credible_interval(heads, n, prior_a, prior_b)
+    raise ValueError(f"interval method must be one of {METHODS}; got {method!r}.")
+
+
+METHODS = ("wald", "wilson", "credible")
+
+
+def coverage(method: str, n: int, p, prior_a: float = 1.0, prior_b: float = 1.0):
+    """The exact probability that the 95% interval ``method`` covers p: the sum, over the k
+    whose interval holds p, of the binomial probability of k heads in n flips. ``p`` may be an
+    array (the n + 1 intervals are computed once)."""
+    p = np.asarray(p, float)
+    heads = np.arange(n + 1)
+    bounds = np.array([interval(method, int(k), n, prior_a, prior_b) for k in heads])
+    log_choose = np.array([math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                           for k in heads])
+    probability = np.exp(log_choose + coin_log_likelihood(p[..., None], heads, n))
+    covered = (bounds[:, 0] <= p[..., None]) & (p[..., None] <= bounds[:, 1])
+    total = np.sum(probability * covered, axis=-1)
+    return float(total) if total.ndim == 0 else total
+
+
+# --- Reproducible coin flips --------------------------------------------------------------------
+
+REPEATS = 100            # the explorer repeats each experiment this many times
+MAX_FLIPS = 10_000       # flips per experiment: beyond this a redraw takes too long
+MAX_SEED = (2**32 - REPEATS) // REPEATS  # experiment r of seed s uses the stream 100 s + r < 2³²
+_STEP = 0x6D2B79F5       # mulberry32's increment (odd, so the state visits all 2³² values)
+_MASK = 0xFFFFFFFF
+
+
+def _imul(a, b):
+    """The low 32 bits of a·b, as JavaScript's Math.imul (a, b: uint64 arrays below 2³²)."""
+    return (a * b) & _MASK
+
+
+def uniforms(seed: int, count: int) -> np.ndarray:
+    """``count`` uniform numbers in [0, 1) from the generator mulberry32 seeded with ``seed``.
+
+    mulberry32 (Tommy Ettinger, 2017) keeps one 32-bit state. Each draw adds 0x6D2B79F5 to it,
+    scrambles the sum with two multiply-xorshift rounds into a 32-bit integer t, and returns
+    t / 2³². Draw i depends only on seed + (i + 1)·0x6D2B79F5 (mod 2³²), so NumPy computes all
+    draws at once. The browser runs the same steps (``uniforms`` in mlbook/js/likelihood.js):
+    the same seed gives the same numbers, bit for bit.
     """
-    rng = np.random.default_rng(seed)
-    experiments = coin_experiments(true_ps, n_max, rng)
-    runs = {(f"{p:g}",): likelihood_run(flips, p) for p, flips in experiments.items()}
-    fallback = widgets.HTML(_noscript(experiments[true_ps[0]], true_ps[0]))
-    legend = widgets.HTML(_legend())
-    explorer = widgets.VBox([legend, _stepper(runs), fallback])
-    if is_static_build():
-        note = message("Open this chapter on Binder or Colab (rocket icon above) to flip a coin "
-                       "with any true p and any number of flips.")
-        explorer.children += (widgets.HTML(f'<div style="{_CARD}">{note}</div>'),)
-    else:
-        explorer.children += (_live_controls(explorer, runs, rng),)
-    return explorer
+    if not (isinstance(seed, (int, np.integer)) and 0 <= seed <= _MASK):
+        raise ValueError(f"the seed must be a whole number from 0 to 2³² - 1; got {seed!r}.")
+    if count < 0:
+        raise ValueError(f"count must be ≥ 0; got {count}.")
+    with np.errstate(over="ignore"):  # uint64 products wrap; only their low 32 bits are kept
+        state = (int(seed) + np.arange(1, count + 1, dtype=np.uint64) * np.uint64(_STEP)) & _MASK
+        t = _imul(state ^ (state >> 15), state | 1)
+        t = t ^ ((t + _imul(t ^ (t >> 7), t | 61)) & _MASK)
+        t = t ^ (t >> 14)
+    return t.astype(float) / 2.0**32
 
 
-def _stepper(runs: dict) -> Stepper:
-    return Stepper(runs, dims=["true p"], step_label="sample")
+def coin_flips(seed: int, n: int, p: float) -> np.ndarray:
+    """``n`` flips (True = heads) of a coin with P(heads) = p: draw i is heads when u_i < p."""
+    return uniforms(seed, n) < p
 
 
-def validate_flip_settings(true_p, n) -> str | None:
-    """Why these settings cannot be run, or None when they can."""
-    if true_p is None or not math.isfinite(true_p) or not 0.0 <= true_p <= 1.0:
-        return f"The true p must be a probability between 0 and 1; got {true_p}."
-    if n is None or n < 1:
-        return f"The number of flips must be at least 1; got {n}."
-    if n > MAX_FLIPS:
-        return (f"Use at most {MAX_FLIPS:,} flips (the curve is then narrower than a pixel); "
-                f"got {n:,}.")
-    return None
+def experiment_heads(seed: int, n: int, p: float) -> list[int]:
+    """Heads in each of the explorer's ``REPEATS`` experiments of ``n`` flips: experiment r
+    flips with the stream ``REPEATS * seed + r``. Experiment 0 is the one the explorer shows."""
+    return [int(coin_flips(REPEATS * seed + r, n, p).sum()) for r in range(REPEATS)]
 
 
-def _live_controls(explorer: widgets.VBox, runs: dict, rng: np.random.Generator) -> widgets.VBox:
-    """Inputs for a new run; a valid one rebuilds the stepper with the new run chosen."""
-    style = {"description_width": "initial"}
-    p_box = widgets.FloatText(value=0.5, description="true p", style=style)
-    n_box = widgets.IntText(value=1000, description="flips", style=style)
-    button = widgets.Button(description="flip the coin", button_style="primary")
-    status = widgets.HTML()
+def explorer_summary(true_p: float, flips: int, seed: int, prior_a: float = 1.0,
+                     prior_b: float = 1.0) -> dict:
+    """What the likelihood explorer shows for these settings, computed as the browser does."""
+    heads = experiment_heads(seed, flips, true_p)
+    p_hat, se = coin_mle(heads[0], flips)
+    a, b = prior_a + heads[0], prior_b + flips - heads[0]
+    intervals = {}  # (method, k) → interval: experiments with the same k share one
+    for method in METHODS:
+        for k in set(heads):
+            intervals[method, k] = interval(method, k, flips, prior_a, prior_b)
 
-    def on_click(_):
-        problem = validate_flip_settings(p_box.value, n_box.value)
-        if problem:
-            status.value = message(problem, "error")
-            return
-        key = (f"{p_box.value:g}, n = {n_box.value}",)
-        runs[key] = likelihood_run(rng.random(n_box.value) < p_box.value, p_box.value)
-        stepper = _stepper(runs)
-        stepper.dropdowns[0].value = key[0]
-        children = list(explorer.children)
-        children[1] = stepper
-        explorer.children = tuple(children)
-        status.value = message(f"Showing the new run (true p {key[0]}).")
+    def covers(method, k):
+        low, high = intervals[method, k]
+        return low <= true_p <= high
 
-    button.on_click(on_click)
-    return widgets.VBox([widgets.HBox([p_box, n_box, button]), status])
+    return {"heads": heads[0], "mle": p_hat, "se": se,
+            "intervals": {m: list(intervals[m, heads[0]]) for m in METHODS},
+            "posterior_mean": a / (a + b),
+            "repeat_heads": heads,
+            "covered": {m: sum(covers(m, k) for k in heads) for m in METHODS}}
+
+
+# --- The likelihood explorer -------------------------------------------------------------------
+
+_METHOD_NAMES = {"wald": "Wald", "wilson": "Wilson", "credible": "credible"}
+
+
+class LikelihoodExplorer(BookWidget):
+    """Flip a coin of any true p any number of times, in the reader's browser: the likelihood and
+    the Beta posterior with the MLE and a 95% interval, and the same experiment repeated
+    ``REPEATS`` times, with how many of its intervals cover the true p.
+
+    Python sets the traits; ``mlbook/js/likelihood.js`` computes and draws. :meth:`summary` is
+    what the widget shows, computed in Python.
+    """
+
+    _module = "likelihood"
+    true_p = traitlets.Float(0.3).tag(sync=True)
+    flips = traitlets.Int(100).tag(sync=True)
+    seed = traitlets.Int(0).tag(sync=True)
+    prior_a = traitlets.Float(1.0).tag(sync=True)
+    prior_b = traitlets.Float(1.0).tag(sync=True)
+    interval = traitlets.Unicode("wald").tag(sync=True)
+
+    @traitlets.validate("true_p")
+    def _check_p(self, proposal):
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise traitlets.TraitError(f"true_p must be a probability between 0 and 1; "
+                                       f"got {value}.")
+        return value
+
+    @traitlets.validate("flips", "seed")
+    def _check_whole_number(self, proposal):
+        value, name = proposal["value"], proposal["trait"].name
+        low, high = {"flips": (1, MAX_FLIPS), "seed": (0, MAX_SEED)}[name]
+        if not low <= value <= high:
+            raise traitlets.TraitError(f"{name} must be a whole number from {low} to "
+                                       f"{high:,}; got {value}.")
+        return value
+
+    @traitlets.validate("prior_a", "prior_b")
+    def _check_prior(self, proposal):
+        value, name = proposal["value"], proposal["trait"].name
+        if not (math.isfinite(value) and 0 < value <= 1e6):
+            raise traitlets.TraitError(f"{name} must be a number above 0 and at most 1e6 "
+                                       f"(a Beta prior's pseudo-counts); got {value}.")
+        return value
+
+    @traitlets.validate("interval")
+    def _check_interval(self, proposal):
+        if proposal["value"] not in METHODS:
+            raise traitlets.TraitError(f"interval must be one of {', '.join(METHODS)}; "
+                                       f"got {proposal['value']!r}.")
+        return proposal["value"]
+
+    def summary(self) -> dict:
+        return explorer_summary(self.true_p, self.flips, self.seed, self.prior_a, self.prior_b)
+
+    def fallback(self) -> str:
+        shown = self.summary()
+        fig = explorer_figure(self, shown)
+        method = _METHOD_NAMES[self.interval]
+        low, high = shown["intervals"][self.interval]
+        alt = (f"Left: the likelihood of p after {shown['heads']} heads in {self.flips} flips, "
+               f"peaking at {shown['mle']:.3f}, with the {method} 95% interval from {low:.3f} "
+               f"to {high:.3f}; the true p is {self.true_p:g}. Right: the intervals of "
+               f"{REPEATS} repeats of the experiment; {shown['covered'][self.interval]} of them "
+               "cover the true p.")
+        return figure_fallback(fig, alt)
+
+
+def view_range(true_p: float, flips: int) -> tuple[float, float]:
+    """The explorer's p axis: all of [0, 1] up to 100 flips, then ±5/√n around the true p."""
+    half = min(0.5, 5 / math.sqrt(flips))
+    low = min(max(0.0, true_p - half), 1 - 2 * half)
+    return low, low + 2 * half
+
+
+def explorer_figure(explorer: LikelihoodExplorer, shown: dict):
+    """The explorer's default view as a matplotlib figure (its fallback without JavaScript)."""
+    xlim = view_range(explorer.true_p, explorer.flips)
+    grid = np.linspace(*xlim, 1001)
+    k, n = shown["heads"], explorer.flips
+    method = explorer.interval
+    fig, (curve, repeats) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    log_lik = coin_log_likelihood(grid, k, n)
+    curve.plot(grid, np.exp(log_lik - log_lik.max()), color=PALETTE["blue"], label="likelihood")
+    curve.axvline(explorer.true_p, color=PALETTE["black"], ls="--", lw=1, label="true p")
+    low, high = shown["intervals"][method]
+    hit = low <= explorer.true_p <= high
+    curve.plot([low, high], [0.05, 0.05], lw=5,
+               color=PALETTE["blue"] if hit else PALETTE["vermillion"],
+               label=f"{_METHOD_NAMES[method]} 95% interval")
+    curve.plot(shown["mle"], 1, "o", color=PALETTE["orange"], markeredgecolor="black")
+    curve.set(xlabel="p", ylabel="likelihood (max = 1)", xlim=xlim, ylim=(0, 1.1),
+              title=f"{k} heads in {n} flips")
+    curve.legend(fontsize=8, loc="upper right")
+    for r, heads in enumerate(shown["repeat_heads"]):
+        low, high = interval(method, heads, n, explorer.prior_a, explorer.prior_b)
+        hit = low <= explorer.true_p <= high
+        repeats.plot([low, high], [r + 1, r + 1], lw=1.2,
+                     color=PALETTE["blue"] if hit else PALETTE["vermillion"])
+    repeats.axvline(explorer.true_p, color=PALETTE["black"], ls="--", lw=1)
+    repeats.set(xlabel="p", ylabel="experiment", xlim=xlim, ylim=(0, REPEATS + 1),
+                title=f"{shown['covered'][method]} of {REPEATS} intervals cover p")
+    fig.tight_layout()
+    return fig

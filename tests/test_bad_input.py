@@ -350,11 +350,10 @@ def _pca(ws, X):
     return pca(np.asarray(X, dtype=float))
 
 
-def _coin_live(p, n):
-    from mlbook.probability import likelihood_explorer
+def _coin_explorer(**traits):
+    from mlbook.probability import LikelihoodExplorer
 
-    os.environ.pop("MLBOOK_BUILD", None)
-    return _submit(likelihood_explorer([0.5], n_max=8), p, n)
+    return LikelihoodExplorer(**traits)
 
 
 def _mnist_snapshots(steps=2):
@@ -419,15 +418,40 @@ CASES += [
     Case("linalg-live-matrix-huge", lambda ws: _linalg_live([1e9, 0, 0, 1]),
          match="Keep every entry between", message="error"),
     # mlbook.probability
-    *[Case(f"probability-live-{name}", lambda ws, a=args: _coin_live(*a), match=match,
-           message="error")
-      for name, args, match in [
-          ("p-nan", (math.nan, 10), "between 0 and 1"), ("p-above-one", (1.5, 10),
-                                                          "between 0 and 1"),
-          ("p-negative", (-0.1, 10), "between 0 and 1"), ("p-inf", (math.inf, 10),
-                                                          "between 0 and 1"),
-          ("flips-zero", (0.5, 0), "at least 1"), ("flips-negative", (0.5, -5), "at least 1"),
-          ("flips-huge", (0.5, 10**9), "at most")]],
+    # (what a reader types into the explorer is checked in the browser: tests/test_probability.py)
+    *[Case(f"probability-LikelihoodExplorer-{name}", lambda ws, t=traits: _coin_explorer(**t),
+           match=match, raises=(TraitError,))
+      for name, traits, match in [
+          ("p-nan", {"true_p": math.nan}, "between 0 and 1"),
+          ("p-inf", {"true_p": math.inf}, "between 0 and 1"),
+          ("p-negative", {"true_p": -0.1}, "between 0 and 1"),
+          ("p-above-one", {"true_p": 1.5}, "between 0 and 1"),
+          ("flips-zero", {"flips": 0}, "from 1 to"),
+          ("flips-negative", {"flips": -5}, "from 1 to"),
+          ("flips-huge", {"flips": 10**9}, "from 1 to"),
+          ("flips-text", {"flips": "ten"}, "int"),
+          ("seed-negative", {"seed": -1}, "seed must"),
+          ("seed-huge", {"seed": 2**40}, "seed must"),
+          ("prior-zero", {"prior_a": 0.0}, "prior_a must be a number above 0"),
+          ("prior-nan", {"prior_b": math.nan}, "prior_b must be a number above 0"),
+          ("prior-huge", {"prior_a": 1e9}, "at most 1e6"),
+          ("interval-unknown", {"interval": "bayes"}, "interval must be one of")]],
+    Case("probability-interval-unknown-method",
+         lambda ws: _probability("interval", "exact", 3, 10), match="must be one of"),
+    Case("probability-uniforms-negative-seed", lambda ws: _probability("uniforms", -1, 5),
+         match="seed"),
+    Case("probability-uniforms-float-seed", lambda ws: _probability("uniforms", 0.5, 5),
+         match="whole number"),
+    Case("probability-entropy-not-a-distribution",
+         lambda ws: _probability("entropy", [0.5, 0.6]), match="sum to 1"),
+    Case("probability-kl_divergence-different-outcomes",
+         lambda ws: _probability("kl_divergence", [0.5, 0.5], [0.2, 0.3, 0.5]),
+         match="same outcomes"),
+    Case("probability-cross_entropy_loss-label-out-of-range",
+         lambda ws: _probability("cross_entropy_loss", np.zeros((2, 3)), [0, 3]),
+         match="class indices"),
+    Case("probability-log_softmax-empty", lambda ws: _probability("log_softmax", []),
+         match="empty"),
     Case("probability-coin_mle-no-flips", lambda ws: _probability("coin_mle", 0, 0),
          match="flip|n "),
     Case("probability-coin_mle-more-heads-than-flips",

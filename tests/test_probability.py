@@ -1,5 +1,6 @@
-"""The probability chapter: its estimators and losses against closed forms and independent
-references, its live-kernel controls, and its likelihood explorer as a reader drives it."""
+"""The probability chapter: its estimators, intervals and losses against closed forms and
+independent references, and its likelihood explorer, in the browser against the Python reference,
+driven as a reader would (in a kernel-free sandbox page and on the built chapter)."""
 
 import math
 import re
@@ -7,10 +8,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import choose, open_page, press_play, step_forward, stepper, visible_frame
+from conftest import call_js, load_module, open_page, renders, show_widgets, wait_rendered
 
 from mlbook import probability as prob
-from mlbook.widgets import BUILD_ENV
 
 DOC = "chapters/probability"
 
@@ -52,13 +52,12 @@ def test_gaussian_mle_found_by_optimisation_matches_the_closed_form():
     closed_mean, closed_std = x.mean(), np.sqrt(np.mean((x - x.mean()) ** 2))
     assert mean.item() == pytest.approx(closed_mean, abs=1e-6)
     assert log_std.exp().item() == pytest.approx(closed_std, abs=1e-6)
-    # and our log-likelihood agrees with PyTorch's at the optimum
     ours = prob.gaussian_log_likelihood(x, closed_mean, closed_std)
     reference = torch.distributions.Normal(closed_mean, closed_std).log_prob(data).sum().item()
     assert ours == pytest.approx(reference)
 
 
-# --- Losses as negative log-likelihoods -------------------------------------------------------
+# --- Losses as negative log-likelihoods, and information ---------------------------------------
 
 def test_mse_equals_gaussian_nll_up_to_the_constant():
     rng = np.random.default_rng(2)
@@ -74,13 +73,25 @@ def test_mse_equals_gaussian_nll_up_to_the_constant():
         assert nll == pytest.approx(constant + mse / (2 * std**2))
 
 
-def test_cross_entropy_equals_categorical_nll():
+def test_cross_entropy_from_scores_matches_torch_and_the_categorical_nll():
     generator = torch.Generator().manual_seed(3)
     logits = 4 * torch.randn(16, 10, generator=generator, dtype=torch.float64)
     labels = torch.randint(0, 10, (16,), generator=generator)
     expected = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert prob.cross_entropy_loss(logits.numpy(), labels.numpy()) == pytest.approx(
+        expected, rel=1e-12)
     assert prob.categorical_nll(prob.softmax(logits.numpy()), labels.numpy()) == pytest.approx(
         expected, rel=1e-12)
+    assert np.allclose(prob.log_softmax(logits.numpy()),
+                       torch.log_softmax(logits, dim=1).numpy(), rtol=1e-12)
+
+
+def test_scores_stay_finite_where_the_probability_underflows():
+    scores, labels = np.array([[0.0, 800.0]]), np.array([0])
+    assert prob.categorical_nll(prob.softmax(scores), labels) == math.inf
+    assert prob.cross_entropy_loss(scores, labels) == pytest.approx(800.0)
+    assert torch.nn.functional.cross_entropy(torch.tensor(scores),
+                                             torch.tensor(labels)).item() == pytest.approx(800.0)
 
 
 def test_softmax_is_a_distribution_unchanged_by_shifts():
@@ -91,11 +102,25 @@ def test_softmax_is_a_distribution_unchanged_by_shifts():
     assert np.allclose(p, torch.softmax(torch.tensor(scores), dim=1).numpy())
 
 
+def test_entropy_cross_entropy_and_kl_agree_with_torch():
+    q = np.array([0.5, 0.25, 0.125, 0.125, 0.0])
+    p = np.array([0.2, 0.2, 0.2, 0.2, 0.2])
+    assert prob.entropy(q) == pytest.approx(1.75 * math.log(2))  # 1.75 bits
+    assert prob.cross_entropy(q, p) == pytest.approx(math.log(5))
+    reference = torch.distributions.kl_divergence(
+        torch.distributions.Categorical(probs=torch.tensor(q)),
+        torch.distributions.Categorical(probs=torch.tensor(p))).item()
+    assert prob.kl_divergence(q, p) == pytest.approx(reference)
+    assert prob.kl_divergence(q, p) > 0 and prob.kl_divergence(p, p) == pytest.approx(0, abs=1e-15)
+    assert prob.kl_divergence(p, q) == math.inf  # q gives 0 to an outcome p allows
+
+
 # --- Bayes and calibration --------------------------------------------------------------------
 
 def test_natural_frequencies_reproduce_bayes_rule():
     counts = prob.natural_frequencies(0.01, 0.9, 0.05, people=10_000)
     assert sum(counts.values()) == 10_000
+    assert (counts["sick, positive"], counts["healthy, positive"]) == (90, 495)
     positives = counts["sick, positive"] + counts["healthy, positive"]
     posterior = 0.9 * 0.01 / (0.9 * 0.01 + 0.05 * 0.99)
     assert counts["sick, positive"] / positives == pytest.approx(posterior, abs=1e-3)
@@ -116,121 +141,326 @@ def test_reliability_bins_and_calibration_error():
     assert prob.reliability_bins(np.sqrt(stated), outcomes)[3] > 0.05
 
 
-# --- The explorer's Python side ---------------------------------------------------------------
+# --- Intervals and their coverage -----------------------------------------------------------
 
-def test_sample_sizes_double_and_end_at_the_maximum():
-    assert prob.sample_sizes(512) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-    assert prob.sample_sizes(1000)[-2:] == [512, 1000]
-
-
-def test_frame_shows_the_mle_of_the_flips_it_was_given():
-    flips = np.array([1, 1, 0, 1, 0, 0, 0, 1, 1, 1], dtype=bool)
-    frame = prob.likelihood_frame(flips, 8, true_p=0.5)
-    assert 'data-n="8"' in frame and 'data-heads="4"' in frame
-    assert 'data-mle="0.500000"' in frame and "<b>0.500</b>" in frame
+@pytest.mark.parametrize(("heads", "n"), [(0, 10), (3, 10), (7, 10), (10, 10), (18, 100)])
+def test_wilson_interval_solves_its_defining_quadratic(heads, n):
+    p_hat = heads / n
+    for p in prob.wilson_interval(heads, n):
+        assert (p_hat - p) ** 2 == pytest.approx(prob.Z95**2 * p * (1 - p) / n, abs=1e-14)
 
 
-@pytest.mark.parametrize(("p", "n"), [(-0.1, 10), (1.5, 10), (float("nan"), 10),
-                                      (float("inf"), 10), (0.5, 0), (0.5, -3),
-                                      (0.5, prob.MAX_FLIPS + 1)])
-def test_bad_settings_are_explained(p, n):
-    assert prob.validate_flip_settings(p, n)
+def test_wald_interval_is_the_estimate_plus_minus_196_standard_errors():
+    low, high = prob.wald_interval(18, 100)
+    p_hat, se = prob.coin_mle(18, 100)
+    assert (low, high) == pytest.approx((p_hat - 1.959964 * se, p_hat + 1.959964 * se))
+    assert prob.wald_interval(0, 10) == (0.0, 0.0)  # the plug-in se is 0: a point, not certainty
 
 
-def _find(widget, kind):
-    found = [widget] if isinstance(widget, kind) else []
-    for child in getattr(widget, "children", ()):
-        found += _find(child, kind)
+@pytest.mark.parametrize("method", prob.METHODS)
+def test_exact_coverage_matches_a_simulation(method):
+    n, p = 10, 0.7
+    heads = np.random.default_rng(5).binomial(n, p, size=200_000)
+    intervals = {k: prob.interval(method, k, n) for k in range(n + 1)}
+    simulated = np.mean([intervals[k][0] <= p <= intervals[k][1] for k in heads])
+    assert prob.coverage(method, n, p) == pytest.approx(simulated, abs=0.004)
+
+
+def test_wald_coverage_at_ten_flips_is_084():
+    # Brown, Cai & DasGupta (2001): the textbook interval's coverage at n = 10, p = 0.7.
+    assert round(prob.coverage("wald", 10, 0.7), 2) == 0.84
+
+
+def test_log_gamma_matches_the_standard_library():
+    for x in [0.05, 0.3, 0.5, 1, 2.5, 10, 123.4, 1e4, 1e6]:
+        assert prob.log_gamma(x) == pytest.approx(math.lgamma(x), rel=1e-13, abs=1e-14)
+
+
+@pytest.mark.parametrize(("a", "b"), [(1, 1), (3, 8), (19, 83), (1, 101), (240, 260)])
+def test_beta_cdf_is_a_binomial_tail(a, b):
+    # For whole a and b, P(Beta(a, b) ≤ x) = P(at least a successes in a + b - 1 trials).
+    n = a + b - 1
+    for x in [0.001, 0.05, 0.3, 0.5, 0.77, 0.999]:
+        tail = sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(a, n + 1))
+        assert prob.beta_cdf(x, a, b) == pytest.approx(tail, rel=1e-10, abs=1e-300)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.5, 0.5), (1, 1), (19, 83), (1, 10_001), (0.1, 3)])
+def test_beta_quantile_inverts_the_cdf(a, b):
+    for q in [0.025, 0.5, 0.975]:
+        x = prob.beta_quantile(q, a, b)
+        assert prob.beta_cdf(x, a, b) == pytest.approx(q, rel=1e-9)
+
+
+def test_beta_posterior_is_likelihood_times_prior():
+    heads, n, a, b = 7, 20, 2.0, 5.0
+    grid = np.linspace(0, 1, 400_001)
+    unnormalised = np.exp(prob.coin_log_likelihood(grid, heads, n)
+                          + prob.coin_log_likelihood(grid, a - 1, a + b - 2))
+    posterior = unnormalised / np.trapezoid(unnormalised, grid)
+    mean = np.trapezoid(grid * posterior, grid)
+    assert mean == pytest.approx((a + heads) / (a + b + n), rel=1e-6)
+    low, high = prob.credible_interval(heads, n, a, b)
+    inside = (grid >= low) & (grid <= high)
+    assert np.trapezoid(posterior * inside, grid) == pytest.approx(0.95, abs=1e-4)
+
+
+# --- Reproducible flips -----------------------------------------------------------------------
+
+def _mulberry32_loop(seed, count):
+    """mulberry32 as its author writes it, one draw at a time, with Python integers."""
+    state, out = seed, []
+    for _ in range(count):
+        state = (state + 0x6D2B79F5) & 0xFFFFFFFF
+        t = ((state ^ (state >> 15)) * (state | 1)) & 0xFFFFFFFF
+        t ^= (t + ((t ^ (t >> 7)) * (t | 61))) & 0xFFFFFFFF
+        out.append((t ^ (t >> 14)) / 2**32)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 200, 2**32 - 1])
+def test_vectorised_mulberry32_equals_the_loop(seed):
+    assert prob.uniforms(seed, 500).tolist() == _mulberry32_loop(seed, 500)
+
+
+def test_uniforms_look_uniform():
+    u = prob.uniforms(7, 200_000)
+    assert 0 <= u.min() and u.max() < 1
+    assert u.mean() == pytest.approx(0.5, abs=0.003) and u.var() == pytest.approx(1 / 12, abs=0.001)
+    counts = np.bincount((u * 10).astype(int), minlength=10)
+    chi2 = np.sum((counts - u.size / 10) ** 2 / (u.size / 10))
+    assert chi2 < 27.9  # 99.9% point of χ² with 9 degrees of freedom
+
+
+def test_the_repeats_never_share_draws():
+    # Stream s + d is stream s shifted by d / 0x6D2B79F5 (mod 2³²) draws: far beyond MAX_FLIPS.
+    inverse = pow(0x6D2B79F5, -1, 2**32)
+    shifts = [d * inverse % 2**32 for d in range(1, prob.REPEATS)]
+    assert min(min(s, 2**32 - s) for s in shifts) > prob.MAX_FLIPS
+
+
+def test_summary_counts_the_covering_intervals():
+    shown = prob.explorer_summary(0.3, 100, 2)
+    heads = shown["repeat_heads"]
+    assert heads[0] == shown["heads"] == int(prob.coin_flips(200, 100, 0.3).sum())
+    for method in prob.METHODS:
+        count = sum(prob.interval(method, k, 100)[0] <= 0.3 <= prob.interval(method, k, 100)[1]
+                    for k in heads)
+        assert shown["covered"][method] == count
+
+
+def test_fallback_shows_the_default_run():
+    text = prob.LikelihoodExplorer(seed=2).fallback()
+    shown = prob.explorer_summary(0.3, 100, 2)
+    assert text.startswith("<img src=\"data:image/png;base64,")
+    assert f"{shown['covered']['wald']} of them cover" in text
+
+
+# --- The widget in the browser: numerics against Python ---------------------------------------
+
+@pytest.fixture
+def module_page(sandbox_page, sandbox):
+    sandbox_page.goto(sandbox[1] + "/require-config.js")
+    load_module(sandbox_page, "likelihood")
+    return sandbox_page
+
+
+def test_browser_draws_the_same_uniforms(module_page):
+    for seed in [0, 1, 4_294_967_295]:
+        drawn = module_page.evaluate(
+            "([seed, n]) => Array.from(window.mlbookModule.uniforms(seed, n))", [seed, 2_000])
+        assert drawn == prob.uniforms(seed, 2_000).tolist()  # bit for bit
+
+
+def _close(a, b, rel=1e-9):
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
+
+
+def test_browser_view_range_matches_python(module_page):
+    for true_p, flips in [(0.3, 1), (0.3, 100), (0.02, 5_000), (0.99, 10_000), (0.5, 400)]:
+        assert call_js(module_page, "viewRange", true_p, flips) == pytest.approx(
+            prob.view_range(true_p, flips), rel=1e-12)
+
+
+def test_browser_beta_and_gamma_match_python(module_page):
+    for x in [0.05, 0.5, 7.3, 1e4]:
+        assert _close(call_js(module_page, "logGamma", x), prob.log_gamma(x))
+    for a, b in [(1, 1), (19, 83), (0.5, 0.5), (1, 10_001), (3001, 7001)]:
+        for x in [1e-5, 0.2, 0.3, 0.9]:
+            assert _close(call_js(module_page, "betaCdf", x, a, b), prob.beta_cdf(x, a, b))
+        for q in [0.025, 0.975]:
+            assert _close(call_js(module_page, "betaQuantile", q, a, b),
+                          prob.beta_quantile(q, a, b))
+
+
+@pytest.mark.parametrize(("true_p", "flips", "seed", "a", "b"), [
+    (0.3, 100, 2, 1, 1), (0.7, 10, 0, 1, 1), (0.5, 1, 3, 0.5, 0.5), (0.01, 2_000, 9, 20, 20),
+    (1.0, 50, 1, 1, 1), (0.0, 50, 1, 1, 1), (0.3, prob.MAX_FLIPS, 0, 1, 1)])
+def test_browser_summary_matches_python(module_page, true_p, flips, seed, a, b):
+    shown = call_js(module_page, "summary", {"trueP": true_p, "flips": flips, "seed": seed,
+                                             "priorA": a, "priorB": b})
+    expected = prob.explorer_summary(true_p, flips, seed, a, b)
+    assert shown["repeat_heads"] == expected["repeat_heads"]
+    assert shown["covered"] == expected["covered"]
+    for key in ("mle", "se", "posterior_mean"):
+        assert _close(shown[key], expected[key]), key
+    for method in prob.METHODS:
+        for got, want in zip(shown["intervals"][method], expected["intervals"][method],
+                             strict=True):
+            assert _close(got, want) or abs(got - want) < 1e-300, (method, got, want)
+
+
+# --- The widget as a reader drives it ----------------------------------------------------------
+
+def _readout(root) -> dict:
+    """The numbers the reader sees in the explorer's read-outs."""
+    text = " ".join(root.locator(".mlbook-readout").all_inner_texts()).replace("−", "-")
+    coverage = root.locator(".mlbook-coverage").inner_text()
+    heads, flips = re.search(r"(\d+) heads in (\d+) flips", text).groups()
+    found = {"heads": int(heads), "flips": int(flips),
+             "mle": float(re.search(r"MLE p̂ = k/n = ([\d.e-]+)", text).group(1)),
+             "covered": {m.lower(): int(c) for m, c in re.findall(r"(Wald|Wilson|credible) (\d+)",
+                                                                  coverage)}}
+    for name in ("Wald", "Wilson", "credible"):
+        low, high = re.search(name + r" \[([\d.e-]+), ([\d.e-]+)\]", text).groups()
+        found[name.lower()] = (float(low), float(high))
+    found["verdict"] = re.search(r"interval (covers|misses) the true p", text).group(1)
     return found
 
 
-def test_live_controls_report_bad_input_and_add_good_runs(monkeypatch):
-    import ipywidgets as widgets
-
-    monkeypatch.delenv(BUILD_ENV, raising=False)
-    explorer = prob.likelihood_explorer([0.3, 0.7], n_max=16)
-    (p_box,), (n_box,) = _find(explorer, widgets.FloatText), _find(explorer, widgets.IntText)
-    (button,) = _find(explorer, widgets.Button)
-    status = [w for w in _find(explorer, widgets.HTML) if w.value == ""][0]
-
-    p_box.value, n_box.value = 1.5, 100
-    button.click()
-    assert "mlbook-error" in status.value and "between 0 and 1" in status.value
-
-    p_box.value, n_box.value = 0.55, 100
-    button.click()
-    assert "mlbook-error" not in status.value
-    (new_stepper,) = [w for w in explorer.children if isinstance(w, prob.Stepper)]
-    assert new_stepper.dropdowns[0].value == "0.55, n = 100"
-    assert new_stepper.n_frames == len(prob.sample_sizes(100))
+def _assert_shows(root, true_p, flips, seed, a=1.0, b=1.0, method="wald"):
+    shown = _readout(root)
+    expected = prob.explorer_summary(true_p, flips, seed, a, b)
+    assert (shown["heads"], shown["flips"]) == (expected["heads"], flips)
+    assert shown["mle"] == pytest.approx(expected["mle"], rel=5e-4, abs=1e-12)
+    assert shown["covered"] == expected["covered"]
+    for m in prob.METHODS:
+        assert shown[m] == pytest.approx(tuple(expected["intervals"][m]), rel=5e-4, abs=1e-12)
+    low, high = expected["intervals"][method]
+    assert shown["verdict"] == ("covers" if low <= true_p <= high else "misses")
+    assert float(root.get_attribute("data-mle")) == pytest.approx(expected["mle"], rel=1e-12)
+    assert int(root.get_attribute("data-covered")) == expected["covered"][method]
+    misses = root.locator("svg line.miss, svg path.miss").count()
+    assert misses == prob.REPEATS - expected["covered"][method]
 
 
-def test_static_build_leaves_out_live_controls(monkeypatch):
-    import ipywidgets as widgets
-
-    monkeypatch.setenv(BUILD_ENV, "static")
-    explorer = prob.likelihood_explorer([0.3, 0.7], n_max=16)
-    assert not _find(explorer, widgets.Button)
-    assert any("Binder or Colab" in w.value for w in _find(explorer, widgets.HTML))
-
-
-# --- The built page ---------------------------------------------------------------------------
-
-def _shown(frame):
-    return {key: frame.get_attribute(f"data-{key}") for key in ("n", "heads", "mle", "true-p")}
+def _type(root, label, text):
+    box = root.get_by_label(label, exact=True)
+    before = renders(root)
+    box.fill(text)
+    box.press("Enter")
+    return before
 
 
-def test_page_weighs_at_most_one_and_a_half_megabytes(site):
+def test_the_default_shows_the_python_reference(sandbox_page, sandbox):
+    root = show_widgets(sandbox_page, sandbox, prob.LikelihoodExplorer(seed=2)).first
+    _assert_shows(root, 0.3, 100, 2)
+    assert _readout(root)["verdict"] == "misses"  # the chapter's 1-in-20 run
+    assert not sandbox_page.mlbook_log.errors and not sandbox_page.mlbook_log.console_errors
+
+
+def test_a_reader_changes_p_and_n_adds_flips_and_reruns(sandbox_page, sandbox):
+    root = show_widgets(sandbox_page, sandbox, prob.LikelihoodExplorer(seed=2)).first
+    wait_rendered(root, _type(root, "the coin's true probability of heads", "0.7"))
+    _assert_shows(root, 0.7, 100, 2)
+    wait_rendered(root, _type(root, "flips n", "10"))
+    _assert_shows(root, 0.7, 10, 2)
+    before = renders(root)
+    root.get_by_role("button", name="add a flip").click()
+    wait_rendered(root, before)
+    _assert_shows(root, 0.7, 11, 2)
+    before = renders(root)
+    root.get_by_role("button", name="new experiment").click()
+    wait_rendered(root, before)
+    _assert_shows(root, 0.7, 11, 3)
+    before = renders(root)
+    root.get_by_label("interval", exact=True).select_option("wilson")
+    wait_rendered(root, before)
+    _assert_shows(root, 0.7, 11, 3, method="wilson")
+    wait_rendered(root, _type(root, "prior Beta(a, b): a", "20"))
+    _assert_shows(root, 0.7, 11, 3, a=20, method="wilson")
+    assert not sandbox_page.mlbook_log.errors and not sandbox_page.mlbook_log.console_errors
+
+
+def test_the_slider_sets_the_number_of_flips(sandbox_page, sandbox):
+    root = show_widgets(sandbox_page, sandbox, prob.LikelihoodExplorer(seed=2)).first
+    before = renders(root)
+    root.get_by_label("flips n (log scale)").fill("1000")  # the slider's right end
+    wait_rendered(root, before)
+    _assert_shows(root, 0.3, prob.MAX_FLIPS, 2)
+
+
+@pytest.mark.parametrize(("label", "typed", "says"), [
+    ("the coin's true probability of heads", "", "Type a number"),
+    ("the coin's true probability of heads", "heads", "not a number"),
+    ("the coin's true probability of heads", "nan", "not a number"),
+    ("the coin's true probability of heads", "inf", "not a number"),
+    ("the coin's true probability of heads", "-0.2", "at least 0"),
+    ("the coin's true probability of heads", "1.5", "at most 1"),
+    ("the coin's true probability of heads", "1e9", "at most 1"),
+    ("flips n", "0", "greater than 0"),
+    ("flips n", "-3", "greater than 0"),
+    ("flips n", "2.5", "whole number"),
+    ("flips n", "1e9", "at most 10000"),
+    ("flips n", "Infinity", "finite"),
+    ("seed of the random flips", "-1", "at least 0"),
+    ("seed of the random flips", "1e12", "at most"),
+    ("prior Beta(a, b): a", "0", "greater than 0"),
+    ("prior Beta(a, b): b", "NaN", "not a number"),
+])
+def test_bad_input_shows_a_message_and_keeps_the_run(sandbox_page, sandbox, label, typed, says):
+    root = show_widgets(sandbox_page, sandbox, prob.LikelihoodExplorer(seed=2)).first
+    before = root.locator(".mlbook-readout").all_inner_texts()
+    box = root.get_by_label(label, exact=True)
+    box.fill(typed)
+    box.press("Enter")
+    status = root.locator(".mlbook-status")
+    assert "mlbook-error" in status.get_attribute("class")
+    assert says in status.inner_text()
+    assert root.locator(".mlbook-readout").all_inner_texts() == before
+    assert not sandbox_page.mlbook_log.errors and not sandbox_page.mlbook_log.console_errors
+
+
+def test_values_set_from_python_show_in_the_page(sandbox_page, sandbox):
+    explorer = prob.LikelihoodExplorer(seed=5)
+    explorer.true_p, explorer.flips, explorer.interval = 0.7, 10, "credible"
+    explorer.prior_a = explorer.prior_b = 2.0
+    root = show_widgets(sandbox_page, sandbox, explorer).first
+    _assert_shows(root, 0.7, 10, 5, a=2.0, b=2.0, method="credible")
+    assert root.get_by_label("flips n", exact=True).input_value() == "10"
+    assert root.get_by_label("interval", exact=True).input_value() == "credible"
+
+
+# --- The built chapter --------------------------------------------------------------------------
+
+def test_page_weighs_at_most_one_megabyte(site):
     page = site / f"{DOC}.html"
     text = page.read_text()
     images = set(re.findall(r'src="(?:\.\./)?(_images/[^"]+)"', text))
     total = page.stat().st_size + sum((site / image).stat().st_size for image in images)
-    assert total <= 1.5e6, f"{DOC}.html and its images weigh {total / 1e6:.2f} MB"
+    assert total <= 1e6, f"{DOC}.html and its images weigh {total / 1e6:.2f} MB"
 
 
-def test_stepping_grows_the_sample_and_shows_the_python_mle(page, server):
+def _chapter_settings(page) -> dict:
+    root = page.locator(".mlbook-likelihood").first
+    value = lambda label: root.get_by_label(label, exact=True).input_value()  # noqa: E731
+    return {"true_p": float(value("the coin's true probability of heads")),
+            "flips": int(value("flips n")), "seed": int(value("seed of the random flips"))}
+
+
+def test_the_chapters_explorer_shows_the_run_its_prose_describes(page, server):
     open_page(page, server, DOC)
-    widget = stepper(page)
-    options = widget.locator(".widget-dropdown select option").all_inner_texts()
-    true_ps = [float(option) for option in options]
-    last_step = int(widget.locator(".widget-text input").first.get_attribute("max"))
-    step_forward(widget, last_step)  # the last step shows the whole experiment
-    n_max = int(visible_frame(widget).get_attribute("data-n"))
-    flips = prob.coin_experiments(true_ps, n_max, np.random.default_rng(0))
-    step_forward(widget, -last_step)
-
-    for option in options:
-        choose(widget, "true p", option)
-        seen = []
-        for expected_n in prob.sample_sizes(n_max)[:4]:
-            frame = visible_frame(widget)
-            shown = _shown(frame)
-            heads = int(flips[float(option)][:expected_n].sum())
-            assert shown["true-p"] == option
-            assert int(shown["n"]) == expected_n
-            assert int(shown["heads"]) == heads
-            assert float(shown["mle"]) == pytest.approx(heads / expected_n)
-            assert f"{heads / expected_n:.3f}" in frame.inner_text()
-            seen.append(shown["n"])
-            step_forward(widget)
-        assert len(set(seen)) == len(seen)
-        step_forward(widget, -len(seen))
-
-
-def test_play_runs_to_the_full_sample(page, server):
-    open_page(page, server, DOC)
-    widget = stepper(page)
-    press_play(widget)
-    page.wait_for_function(
-        """() => { const f = [...document.querySelectorAll('.mlbook-stepper .mlbook-frame')]
-                     .filter(e => e.offsetParent !== null);
-                   return f.length === 1 && Number(f[0].dataset.n) >= 256; }""",
-        timeout=20_000)
-    frame = visible_frame(widget)
-    n, heads = int(frame.get_attribute("data-n")), int(frame.get_attribute("data-heads"))
-    assert float(frame.get_attribute("data-mle")) == pytest.approx(heads / n)
-
-
-def test_static_page_tells_the_reader_where_any_value_works(page, server):
-    open_page(page, server, DOC)
-    assert page.get_by_text("Binder or Colab", exact=False).first.is_visible()
+    root = page.locator(".mlbook-likelihood").first
+    root.scroll_into_view_if_needed()
+    settings = _chapter_settings(page)
+    _assert_shows(root, **settings)
+    shown = prob.explorer_summary(settings["true_p"], settings["flips"], settings["seed"])
+    low, high = shown["intervals"]["wald"]
+    prose = page.locator("article").inner_text()
+    assert f"[{low:.3f}, {high:.3f}]" in prose, "the prose quotes another interval"
+    assert _readout(root)["verdict"] == "misses"
+    before = renders(root)
+    root.get_by_role("button", name="add a flip").click()
+    wait_rendered(root, before)
+    _assert_shows(root, settings["true_p"], settings["flips"] + 1, settings["seed"])
+    assert not page.mlbook_log.errors and not page.mlbook_log.console_errors
