@@ -1,32 +1,34 @@
-"""Plumbing for the linear algebra chapter: the linear-map explorer, least squares and PCA.
+"""Plumbing for the linear algebra chapter: least squares, PCA, their figures, and the linear-map
+explorer.
 
-The explorer draws, for a 2×2 matrix A, what the map x ↦ Ax does to a grid, the unit circle and
-the basis vectors, as SVG frames of the straight path (1 − t)I + tA from the identity to A. The
-numerical routines are small on purpose: the chapter shows them and the tests check them.
+The explorer (:class:`LinearMapExplorer`) is a book widget: Python holds the matrix and the
+presets, ``mlbook/js/linear_map.js`` computes the determinant, eigenvalues and singular values of
+the 2×2 matrix in closed form and draws the map in the reader's browser. :func:`map_summary` is
+the NumPy reference those closed forms are tested against. The numerical routines are small on
+purpose: the chapter shows them and the tests check them.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Mapping, Sequence
 
-import ipywidgets as widgets
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import patheffects
+import traitlets
 
 from mlbook.calculus import check_learning_rate
-from mlbook.plotting import CYCLE, DIVERGING_CMAP, PALETTE, SEQUENTIAL_CMAP
-from mlbook.svg import Canvas
-from mlbook.widgets import Stepper, is_static_build, message, noscript_image
+from mlbook.plotting import DIVERGING_CMAP, PALETTE, SEQUENTIAL_CMAP
+from mlbook.widgets import BookWidget, figure_fallback
 
-VIEW = 3.2  # the explorer shows the square [-VIEW, VIEW]²
-GRID = np.arange(-2, 3)  # grid lines x = k and y = k that the map moves
-MAX_ENTRY = 10.0  # larger entries would throw the whole picture off the canvas
-CUSTOM = "your matrix"
-_CIRCLE = np.vstack([np.cos(np.linspace(0, 2 * np.pi, 49)), np.sin(np.linspace(0, 2 * np.pi, 49))])
+MAX_ENTRY = 10.0  # the explorer takes entries in [-MAX_ENTRY, MAX_ENTRY] (as linear_map.js)
+VIEW = 3.5  # the explorer shows the square [-VIEW, VIEW]² (as linear_map.js)
+GRID = np.arange(-2, 3)  # the grid lines x = k and y = k that the map moves
+# An asymmetric shape, the letter F, so that a reflection shows as a mirror image (as
+# linear_map.js draws it).
+LETTER_F = [(-1.4, 0.3), (-1.15, 0.3), (-1.15, 0.85), (-0.7, 0.85), (-0.7, 1.1), (-1.15, 1.1),
+            (-1.15, 1.4), (-0.5, 1.4), (-0.5, 1.65), (-1.4, 1.65)]
+DEFAULT_MATRIX = ((1.5, 0.5), (0.25, 1.0))
 
 
 # --- Least squares and PCA ------------------------------------------------------------------------
@@ -39,10 +41,11 @@ def least_squares_gradient_descent(X, y, learning_rate: float, steps: int):
     learning_rate = check_learning_rate(learning_rate)
     X, y = np.asarray(X, float), np.asarray(y, float)
     if X.ndim != 2 or y.shape != (len(X),):
-        raise ValueError(f"X must be N × d and y have N entries: got shapes {X.shape} and "
-                         f"{y.shape}.")
+        raise ValueError("X must be N × d and y have N entries: got shapes "
+                         f"{X.shape} and {y.shape}.")
     if len(y) == 0:
-        raise ValueError("least squares needs at least one example; X and y are empty.")
+        raise ValueError("least squares needs at least one example; "
+                         "X and y are empty.")
     n_examples = len(y)
     theta = np.zeros(X.shape[1])
     losses = []
@@ -57,31 +60,33 @@ def least_squares_gradient_descent(X, y, learning_rate: float, steps: int):
 def pca(X):
     """Principal components of the rows of X (N × d), largest variance first.
 
-    Returns the mean (d,), the components as orthonormal rows (d × d) and
-    their variances (d,): the eigenvectors and eigenvalues of the covariance
-    matrix of the centred data.
+    Returns the mean (d,), the components as orthonormal columns of a
+    d × d matrix W, and their variances (d,): the eigenvectors and
+    eigenvalues of the covariance matrix of the centred data.
     """
     X = np.asarray(X, float)
     if X.ndim != 2:
-        raise ValueError(f"pca needs a 2-D data matrix (one example per row), got shape {X.shape}.")
+        raise ValueError("pca needs a 2-D data matrix (one example per row), "
+                         f"got shape {X.shape}.")
     if len(X) < 2:
-        raise ValueError(f"pca needs at least two examples to measure variance, got {len(X)}.")
+        raise ValueError("pca needs at least two examples to measure "
+                         f"variance, got {len(X)}.")
     mean = X.mean(axis=0)
     centred = X - mean
     covariance = centred.T @ centred / (len(X) - 1)
-    variances, vectors = np.linalg.eigh(covariance)   # ascending order
+    variances, W = np.linalg.eigh(covariance)   # ascending order
     order = np.argsort(variances)[::-1]
-    # Round-off can leave the variance of a blank pixel a hair below zero.
-    return mean, vectors[:, order].T, np.clip(variances[order], 0, None)
+    # Round-off can leave the variance of a blank pixel a hair below 0.
+    return mean, W[:, order], np.clip(variances[order], 0, None)
 
 
-def reconstruct(X, mean, components, k: int):
-    """Project the rows of ``X`` onto the first ``k`` components and map back to pixel space."""
-    basis = components[:k]
-    return mean + (X - mean) @ basis.T @ basis
+def reconstruct(X, mean, W, k: int):
+    """Project the rows of X onto the first k components (columns of W) and map back."""
+    W_k = W[:, :k]
+    return mean + (X - mean) @ W_k @ W_k.T
 
 
-def reconstruction_error(X, mean, components, ks: Sequence[int]) -> np.ndarray:
+def reconstruction_error(X, mean, W, ks: Sequence[int]) -> np.ndarray:
     """Mean squared error per pixel of the reconstruction with k components, for each k in ks.
 
     The components are an orthonormal basis, so by Pythagoras the squared error of keeping the first
@@ -89,7 +94,7 @@ def reconstruction_error(X, mean, components, ks: Sequence[int]) -> np.ndarray:
     one projection serves every k.
     """
     centred = X - mean
-    kept = np.cumsum(np.mean((centred @ components.T) ** 2, axis=0))  # kept[k - 1]: first k
+    kept = np.cumsum(np.mean((centred @ W) ** 2, axis=0))  # kept[k - 1]: first k
     total = np.mean(np.sum(centred**2, axis=1))
     kept = np.concatenate([[0.0], kept])
     return np.clip(total - kept[list(ks)], 0, None) / X.shape[1]
@@ -97,25 +102,18 @@ def reconstruction_error(X, mean, components, ks: Sequence[int]) -> np.ndarray:
 
 # --- Figures --------------------------------------------------------------------------------------
 
-# Ten digits, but the colour-blind-safe palette has seven colours for points (its yellow is too
-# faint on white). Digits 7, 8 and 9 reuse a colour as triangles, each paired with a digit that lies
-# far from it in the PCA plane (3, 1, 0), and every cluster is labelled with its digit.
-DIGIT_STYLES = [(colour, "o") for colour in CYCLE] + [(CYCLE[3], "^"), (CYCLE[1], "^"),
-                                                        (CYCLE[0], "^")]
-
-
 def plot_similarity(similarity, labels):
-    """A heatmap of a square matrix of cosine similarities, each cell annotated."""
+    """A heatmap of a square matrix of cosine similarities on the scale 0 to 1, each cell
+    annotated."""
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    image = ax.imshow(similarity, cmap=SEQUENTIAL_CMAP)
+    image = ax.imshow(similarity, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
     ticks = np.arange(len(labels))
     ax.set(xticks=ticks, yticks=ticks, xticklabels=labels, yticklabels=labels,
            xlabel="digit", ylabel="digit")
     ax.grid(False)
-    middle = (similarity.min() + similarity.max()) / 2
     for (i, j), value in np.ndenumerate(similarity):
         ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7.5,
-                color="black" if value > middle else "white")
+                color="black" if value > 0.5 else "white")
     fig.colorbar(image, ax=ax, label="cosine similarity", shrink=0.85)
     fig.tight_layout()
     return fig
@@ -162,235 +160,233 @@ def plot_digits(images, titles=None, row_labels=None, diverging=False, columns=N
     return fig
 
 
-def plot_pca_scatter(points, labels):
-    """Points in the plane of the first two principal components, one style per digit."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for digit, (color, marker) in enumerate(DIGIT_STYLES):
-        mine = points[labels == digit]
-        ax.scatter(mine[:, 0], mine[:, 1], s=4, color=color, marker=marker, alpha=0.4,
-                   linewidths=0, label=str(digit), rasterized=True)
-    centres = np.array([np.median(points[labels == digit], axis=0) for digit in range(10)])
-    for digit, (x, y) in enumerate(_spread_apart(centres, ax)):
-        ax.text(x, y, str(digit), fontsize=15, fontweight="bold", ha="center", va="center",
-                color="black", path_effects=[patheffects.withStroke(linewidth=3.5,
-                                                                    foreground="white")])
-    legend = ax.legend(title="digit", ncols=2, markerscale=3, loc="upper left",
-                       bbox_to_anchor=(1.0, 1.0))
-    for handle in legend.legend_handles:
-        handle.set_alpha(1)
-    ax.set(xlabel="first principal component $z_1$", ylabel="second principal component $z_2$")
+def _density(points, x_edges, y_edges) -> np.ndarray:
+    """A 2-D histogram of ``points``, smoothed twice with a 3×3 binomial kernel, summing to 1
+    (rows: y, columns: x, as contour plots want)."""
+    counts, _, _ = np.histogram2d(*np.asarray(points).T, bins=[x_edges, y_edges])
+    kernel = np.outer([1, 2, 1], [1, 2, 1]) / 16
+    for _ in range(2):
+        padded = np.pad(counts, 1)
+        counts = sum(kernel[i, j] * padded[i:i + counts.shape[0], j:j + counts.shape[1]]
+                     for i in range(3) for j in range(3))
+    return counts.T / counts.sum()
+
+
+def _mass_levels(density, masses) -> list[float]:
+    """The density levels whose regions above them hold the given fractions of the mass."""
+    values = np.sort(density.ravel())[::-1]
+    cumulative = np.cumsum(values)
+    return sorted(float(values[np.searchsorted(cumulative, mass)]) for mass in masses)
+
+
+def plot_pca_panels(points, labels, bins: int = 40):
+    """Points in the plane of the first two principal components, one small panel per digit:
+    the regions holding the densest 50 % and 90 % of that digit's points (dark and light blue)
+    over the region holding 95 % of all points (grey)."""
+    points, labels = np.asarray(points), np.asarray(labels)
+    low, high = points.min(axis=0) - 0.5, points.max(axis=0) + 0.5
+    x_edges, y_edges = np.linspace(low[0], high[0], bins + 1), np.linspace(low[1], high[1],
+                                                                            bins + 1)
+    x_mid, y_mid = (x_edges[:-1] + x_edges[1:]) / 2, (y_edges[:-1] + y_edges[1:]) / 2
+    everyone = _density(points, x_edges, y_edges)
+    (outline,) = _mass_levels(everyone, [0.95])
+    fig, axes = plt.subplots(2, 5, figsize=(9.6, 4.2), sharex=True, sharey=True)
+    for digit, ax in enumerate(axes.flat):
+        ax.contourf(x_mid, y_mid, everyone, levels=[outline, everyone.max()], colors=["#e3e3e3"])
+        ax.contour(x_mid, y_mid, everyone, levels=[outline], colors=["#8a8a8a"], linewidths=0.8)
+        mine = _density(points[labels == digit], x_edges, y_edges)
+        ax.contourf(x_mid, y_mid, mine, levels=[*_mass_levels(mine, [0.9, 0.5]), mine.max()],
+                    colors=[PALETTE["sky"], PALETTE["blue"]])
+        ax.set_title(f"digit {digit}", fontsize=11)
+        ax.set_aspect("equal", adjustable="box")
+        ax.grid(False)
+    for ax in axes[1]:
+        ax.set_xlabel("$z_1$")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("$z_2$")
     fig.tight_layout()
     return fig
 
 
-def _spread_apart(positions, ax, min_distance: float = 0.06, rounds: int = 100):
-    """Nudge label positions apart until none is closer than ``min_distance`` (axes fractions)."""
-    scale = np.array([np.ptp(ax.get_xlim()), np.ptp(ax.get_ylim())])
-    spots = positions / scale
-    for _ in range(rounds):
-        gaps = spots[:, None, :] - spots[None, :, :]
-        distances = np.linalg.norm(gaps, axis=-1) + np.eye(len(spots))
-        crowded = distances < min_distance
-        if not crowded.any():
-            break
-        push = (gaps / distances[..., None] * crowded[..., None]).sum(axis=1)
-        spots = spots + 0.01 * push
-    return spots * scale
-
-
 # --- The linear-map explorer ----------------------------------------------------------------------
 
-def check_matrix(entries: Sequence[float]) -> np.ndarray:
-    """The 2×2 matrix [[a, b], [c, d]] from four entries; a ValueError says what is wrong."""
-    values = np.asarray(entries, dtype=float)
-    if values.shape != (4,):
-        raise ValueError("A 2×2 matrix needs exactly four entries a, b, c, d.")
+def check_matrix(entries) -> np.ndarray:
+    """The 2×2 matrix from [[a, b], [c, d]] or [a, b, c, d]; a ValueError says what is wrong."""
+    try:
+        values = np.asarray(entries, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("A 2×2 matrix needs four numbers, [[a, b], [c, d]] or [a, b, c, d]; "
+                         f"got {entries!r}.") from None
+    if values.shape not in {(4,), (2, 2)}:
+        raise ValueError("A 2×2 matrix needs exactly four entries, [[a, b], [c, d]] or "
+                         f"[a, b, c, d]; got shape {values.shape}.")
     if not np.all(np.isfinite(values)):
         raise ValueError("Every entry must be a finite number: NaN and infinity have no place in "
                          "a linear map you can draw.")
     if np.any(np.abs(values) > MAX_ENTRY):
         raise ValueError(f"Keep every entry between −{MAX_ENTRY:g} and {MAX_ENTRY:g}, "
-                         "so that the grid stays on the picture.")
+                         "so that the picture stays readable.")
     return values.reshape(2, 2)
 
 
-def real_eigenpairs(matrix) -> list[tuple[float, np.ndarray]] | None:
-    """The real eigenvalues with one unit eigenvector per distinct direction; None if complex.
+def eigen_kind(matrix) -> str:
+    """How a 2×2 matrix's eigenvalues λ = m ± √(p² + bc) (m, p the mean and half-difference of
+    the diagonal) come: "distinct" (two real directions), "defective" (a double root with one
+    direction, as in a shear), "scalar" (A = λI: every direction) or "complex" (none).
+    linear_map.js uses the same rule and tolerances."""
+    (a, b), (c, d) = check_matrix(matrix)
+    scale = max(abs(a), abs(b), abs(c), abs(d))
+    half_difference = (a - d) / 2
+    discriminant = half_difference**2 + b * c
+    tolerance = 1e-14 * scale**2
+    if discriminant < -tolerance:
+        return "complex"
+    if discriminant <= tolerance:
+        flat = max(abs(b), abs(c), abs(half_difference)) <= 1e-12 * scale
+        return "scalar" if flat else "defective"
+    return "distinct"
 
-    A multiple of the identity returns an empty list: there every vector is an eigenvector.
-    """
-    matrix = np.asarray(matrix, dtype=float)
-    values, vectors = np.linalg.eig(matrix)
-    if np.any(np.abs(values.imag) > 1e-12):
+
+def _unit(vector) -> list[float]:
+    """A unit vector, signed so that its largest entry is positive (one convention for all)."""
+    vector = np.real(np.asarray(vector, dtype=complex)) / np.linalg.norm(vector)
+    if vector[np.argmax(np.abs(vector))] < 0:
+        vector = -vector
+    return [float(v) for v in vector]
+
+
+def real_eigenpairs(matrix) -> list[tuple[float, list[float]]] | None:
+    """The real eigenvalues, largest first, with one unit eigenvector per distinct direction;
+    None if they are complex, an empty list if every vector is an eigenvector (A = λI)."""
+    A = check_matrix(matrix)
+    kind = eigen_kind(A)
+    if kind == "complex":
         return None
-    if np.allclose(matrix, matrix[0, 0] * np.eye(2)):
+    if kind == "scalar":
         return []
-    pairs: list[tuple[float, np.ndarray]] = []
-    for value, vector in zip(values.real, vectors.real.T, strict=True):
-        vector = vector / np.linalg.norm(vector)
-        if vector[np.argmax(np.abs(vector))] < 0:  # one sign convention, so readouts are stable
-            vector = -vector
-        # A defective matrix (a shear) returns the same direction twice: keep it once.
-        if all(abs(vector[0] * seen[1] - vector[1] * seen[0]) > 1e-8 for _, seen in pairs):
-            pairs.append((float(value), vector))
-    return pairs
+    values, vectors = np.linalg.eig(A)
+    if kind == "defective":  # both columns of eig point (nearly) along the one direction
+        return [(float(np.mean(values.real)), _unit(vectors[:, 0]))]
+    order = np.argsort(values.real)[::-1]
+    return [(float(values.real[i]), _unit(vectors[:, i])) for i in order]
+
+
+def map_summary(matrix) -> dict:
+    """What the explorer reads out for a 2×2 matrix, computed with NumPy: the reference for the
+    closed forms in linear_map.js. Vectors are lists [x, y]; u and v hold the singular vectors
+    (the columns of U and V in A = UΣVᵀ)."""
+    A = check_matrix(matrix)
+    scale = np.abs(A).max()
+    det = float(np.linalg.det(A))
+    U, sigma, Vt = np.linalg.svd(A)
+    summary = {"det": det, "singular": abs(det) <= 1e-12 * scale**2,
+               "kind": eigen_kind(A), "sigma": [float(s) for s in sigma],
+               "u": [list(map(float, U[:, i])) for i in range(2)],
+               "v": [list(map(float, Vt[i])) for i in range(2)]}
+    summary["condition"] = (float("inf") if summary["singular"] or sigma[1] == 0
+                            else float(sigma[0] / sigma[1]))
+    if summary["kind"] == "complex":
+        value = np.linalg.eigvals(A)[0]
+        summary["eigenvalues"] = [float(value.real), float(abs(value.imag))]
+        summary["eigenvectors"] = []
+    elif summary["kind"] == "scalar":
+        summary["eigenvalues"], summary["eigenvectors"] = [float(A[0, 0])], []
+    else:
+        pairs = real_eigenpairs(A)
+        summary["eigenvalues"] = [value for value, _ in pairs]
+        summary["eigenvectors"] = [vector for _, vector in pairs]
+    return summary
 
 
 def _num(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text.replace("-", "−")
+    text = f"{value:.3g}"
+    return "0" if text in ("-0", "0") else text.replace("-", "−")
 
 
-def _matrix_text(matrix) -> str:
-    (a, b), (c, d) = matrix
-    return f"[[{_num(a)}, {_num(b)}], [{_num(c)}, {_num(d)}]]"
+def describe(matrix) -> str:
+    """One sentence on what the map does, for alt text."""
+    A = check_matrix(matrix)
+    info = map_summary(A)
+    (a, b), (c, d) = A
+    if info["kind"] == "complex":
+        re, im = info["eigenvalues"]
+        eigen = f"complex eigenvalues {_num(re)} ± {_num(im)}i, so no real direction is kept"
+    elif info["kind"] == "scalar":
+        eigen = f"every direction an eigenvector with λ = {_num(info['eigenvalues'][0])}"
+    else:
+        eigen = "eigenvalues " + " and ".join(_num(v) for v in info["eigenvalues"])
+    return (f"The map A = [[{_num(a)}, {_num(b)}], [{_num(c)}, {_num(d)}]] applied to a square "
+            "grid, the unit circle and the letter F: the grid becomes parallelograms, the circle "
+            f"an ellipse with semi-axes σ₁ = {_num(info['sigma'][0])} and σ₂ = "
+            f"{_num(info['sigma'][1])}; det A = {_num(0.0 if info['singular'] else info['det'])}"
+            f"; {eigen}.")
 
 
-def eigen_text(matrix) -> str:
-    """One line on the eigenvalues and eigenvectors of a 2×2 matrix, for the readout."""
-    pairs = real_eigenpairs(matrix)
-    if pairs is None:
-        value = np.linalg.eigvals(np.asarray(matrix, dtype=float))[0]
-        return (f"eigenvalues {_num(value.real)} ± {_num(abs(value.imag))}i: complex, "
-                "so no direction is kept")
-    if not pairs:
-        return f"every vector is an eigenvector, λ = {_num(matrix[0][0])}"
-    return "; ".join(f"λ = {_num(value)} along ({_num(vector[0])}, {_num(vector[1])})"
-                     for value, vector in pairs)
-
-
-def _canvas(background: str | None) -> Canvas:
-    return Canvas(360, 360, xlim=(-VIEW, VIEW), ylim=(-VIEW, VIEW), box=(6, 6, 354, 354),
-                  background=background)
-
-
-def _grid_paths() -> list[np.ndarray]:
-    """The square grid as two zig-zag paths (2 × n points each), one for each family of lines.
-
-    The zig-zag's connecting pieces run along the grid's border, itself a grid line, so two
-    polylines draw the whole grid; a linear map sends segments to segments, so corners suffice.
-    """
-    low, high = GRID[0], GRID[-1]
-    ups = [(k, y) for i, k in enumerate(GRID) for y in ((low, high) if i % 2 == 0 else (high, low))]
-    vertical = np.array(ups, dtype=float).T
-    return [vertical, vertical[::-1]]  # swapping x and y gives the horizontal lines
-
-
-def _draw_map(canvas: Canvas, target, current) -> None:
-    """The grid, unit circle and basis vectors under ``current``, with ``target``'s eigenlines."""
-    for direction in _eigen_directions(target):
+def draw_linear_map(ax, matrix) -> None:
+    """Draw what the map does (as the explorer does): grid, unit circle → ellipse, the letter F,
+    the columns, the real eigenvector directions (dashed) and the ellipse's semi-axes σᵢuᵢ."""
+    A = check_matrix(matrix)
+    info = map_summary(A)
+    span = np.array([GRID[0], GRID[-1]], dtype=float)
+    for k in GRID:
+        for ends in (np.array([[k, k], span]), np.array([span, [k, k]])):
+            ax.plot(*ends, color="#d0d0d0", lw=0.8)
+            ax.plot(*(A @ ends), color=PALETTE["sky"], lw=1.2)
+    angles = np.linspace(0, 2 * np.pi, 97)
+    circle = np.vstack([np.cos(angles), np.sin(angles)])
+    ax.plot(*circle, color="#8a8a8a", lw=1, ls="--")
+    ax.plot(*(A @ circle), color=PALETTE["vermillion"], lw=2.2)
+    shape = np.array(LETTER_F).T
+    ax.fill(*shape, facecolor="none", edgecolor="#8a8a8a", lw=1, ls="--")
+    ax.fill(*(A @ shape), facecolor=PALETTE["green"], alpha=0.35, edgecolor=PALETTE["green"])
+    for direction in info["eigenvectors"]:
         ends = np.outer([-2 * VIEW, 2 * VIEW], direction)
-        canvas.polyline(ends[:, 0], ends[:, 1], PALETTE["black"], width=1.5, dash="6 4")
-    ghost = target @ _CIRCLE
-    canvas.polyline(ghost[0], ghost[1], PALETTE["purple"], width=1.5, dash="3 3")
-    for path in _grid_paths():
-        moved = current @ path
-        canvas.polyline(moved[0], moved[1], PALETTE["sky"], width=1.5)
-    circle = current @ _CIRCLE
-    canvas.polyline(circle[0], circle[1], PALETTE["vermillion"], width=3)
-    for column, color, name in ((0, PALETTE["blue"], "Ae₁"), (1, PALETTE["orange"], "Ae₂")):
-        x, y = current[:, column]
-        canvas.arrow(0, 0, x, y, color, width=3)
-        u, v = canvas.px(x, y)
-        canvas.text(u + 6, v - 6, name, size=14, color=color, weight="bold")
+        ax.plot(ends[:, 0], ends[:, 1], color="black", lw=1.2, ls=(0, (6, 4)))
+    for sigma, u in zip(info["sigma"], info["u"], strict=True):
+        ax.plot([0, sigma * u[0]], [0, sigma * u[1]], color=PALETTE["purple"], lw=2.5)
+    for column, color, name in ((0, PALETTE["blue"], "$A\\mathbf{e}_1$"),
+                                (1, PALETTE["orange"], "$A\\mathbf{e}_2$")):
+        x, y = A[:, column]
+        ax.annotate("", xy=(x, y), xytext=(0, 0),
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.2})
+        ax.text(x + 0.12, y + 0.12, name, color=color, fontsize=12)
+    ax.set(xlim=(-VIEW, VIEW), ylim=(-VIEW, VIEW), aspect="equal")
+    ax.grid(False)
 
 
-def _draw_reference(canvas: Canvas) -> None:
-    for path in _grid_paths():
-        canvas.polyline(path[0], path[1], "#c8c8c8", width=1)
+def _flat(matrix) -> list[float]:
+    return [float(v) for v in check_matrix(matrix).ravel()]
 
 
-def map_backdrop() -> str:
-    """The unmoved grid, drawn once underneath every frame."""
-    canvas = _canvas("white")
-    _draw_reference(canvas)
-    return canvas.to_svg("The unmoved square grid, for reference.")
+class LinearMapExplorer(BookWidget):
+    """A 2×2 matrix A as a map of the plane, computed and drawn in the reader's browser.
 
-
-def map_frame(target, t: float, step: int) -> str:
-    """One explorer frame: the map (1 − t)I + tA applied to the grid, unit circle and basis."""
-    target = np.asarray(target, dtype=float)
-    current = (1 - t) * np.eye(2) + t * target
-    canvas = _canvas(None)  # transparent: the backdrop's reference grid shows through
-    _draw_map(canvas, target, current)
-    det_now = np.linalg.det(current)
-    label = (f"The map {_matrix_text(current)}, t = {t:.1f} of the way from the identity to "
-             f"A = {_matrix_text(target)}, applied to a grid, the unit circle and the basis "
-             f"vectors; area scale {_num(det_now)}.")
-    readout = (f'<div class="mlbook-readout">A = <b>{_matrix_text(target)}</b> · '
-               f"det A = <b>{_num(np.linalg.det(target))}</b> · {html.escape(eigen_text(target))}"
-               f"<br>t = {t:.1f}: showing (1 − t)I + tA = {_matrix_text(current)}, "
-               f"area scale det = {_num(det_now)}</div>")
-    flat = ",".join(f"{value:.6g}" for value in target.ravel())
-    return (f'<div class="mlbook-frame" data-step="{step}" data-t="{t:.2f}" '
-            f'data-matrix="{flat}" data-det="{np.linalg.det(target):.6g}">'
-            f"{canvas.to_svg(label)}{readout}</div>")
-
-
-def _eigen_directions(matrix) -> list[np.ndarray]:
-    pairs = real_eigenpairs(matrix)
-    return [vector for _, vector in pairs] if pairs else []
-
-
-def map_frames(target, n_steps: int = 10) -> list[str]:
-    """Frames for t = 0, 1/n_steps, …, 1: the grid deforming from the identity into A."""
-    return [map_frame(target, step / n_steps, step) for step in range(n_steps + 1)]
-
-
-class LinearMapExplorer(widgets.VBox):
-    """Pick a preset 2×2 matrix and watch the plane deform; in a live kernel, type any matrix.
-
-    ``presets`` maps a name to a 2×2 matrix. In the static build the reader steps through
-    precomputed frames; with a kernel four inputs set the entries of a further run, ``your matrix``.
+    The reader drags the tips of the columns Ae₁ and Ae₂, types the four entries or presses a
+    preset; the widget redraws the grid, the unit circle's image (an ellipse), the letter F, the
+    real eigenvector directions and the singular vectors, and reads out det A, the eigenvalues, the
+    singular values and the condition number. ``matrix`` is [[a, b], [c, d]] (stored row by row);
+    ``presets`` maps a button's name to a matrix.
     """
 
-    def __init__(self, presets: Mapping[str, Sequence[Sequence[float]]], n_steps: int = 10,
-                 live: bool | None = None):
-        self.presets = {name: check_matrix(np.ravel(matrix)) for name, matrix in presets.items()}
-        self.n_steps = n_steps
-        live = not is_static_build() if live is None else live
-        runs = {(name,): map_frames(matrix, n_steps) for name, matrix in self.presets.items()}
-        if live:
-            runs[(CUSTOM,)] = map_frames(np.eye(2), n_steps)
-        backdrops = dict.fromkeys((name for (name,) in runs), map_backdrop())
-        self.stepper = Stepper(runs, dims=["matrix"], backdrops=backdrops, interval_ms=250,
-                               step_label="t")
-        self.status = widgets.HTML()
-        self.entries: list[widgets.FloatText] = []
-        children: list[widgets.Widget] = [self.stepper]
-        if live:
-            self.entries = [widgets.FloatText(value=value, description=name,
-                                              layout=widgets.Layout(width="10em"))
-                            for name, value in zip("abcd", np.eye(2).ravel(), strict=True)]
-            for entry in self.entries:
-                entry.observe(self._entries_changed, names="value")
-            grid = widgets.GridBox(self.entries, layout=widgets.Layout(
-                grid_template_columns="repeat(2, max-content)"))
-            children += [widgets.HTML("Type any matrix A = [[a, b], [c, d]]:"), grid]
-        super().__init__(children + [self.status])
+    _module = "linear_map"
+    matrix = traitlets.List(traitlets.Float(), default_value=_flat(DEFAULT_MATRIX)).tag(sync=True)
+    presets = traitlets.List(traitlets.Dict()).tag(sync=True)
 
-    def show_matrix(self, entries: Sequence[float]) -> None:
-        """Draw the run for the matrix with these four entries, or say why it cannot be drawn."""
+    def __init__(self, matrix=DEFAULT_MATRIX,
+                 presets: Mapping[str, Sequence[Sequence[float]]] | None = None, **kwargs):
+        listed = [{"name": str(name), "matrix": _flat(entries)}
+                  for name, entries in (presets or {}).items()]
+        super().__init__(matrix=_flat(matrix), presets=listed, **kwargs)
+
+    @traitlets.validate("matrix")
+    def _valid_matrix(self, proposal):
         try:
-            matrix = check_matrix(entries)
+            return _flat(proposal["value"])
         except ValueError as err:
-            self.status.value = message(str(err), "error")
-            return
-        self.status.value = ""
-        self.stepper.set_run((CUSTOM,), map_frames(matrix, self.n_steps))
-        self.stepper.dropdowns[0].value = CUSTOM
-        self.stepper.slider.value = self.n_steps
+            raise traitlets.TraitError(str(err)) from None
 
-    def _entries_changed(self, _change) -> None:
-        self.show_matrix([entry.value for entry in self.entries])
-
-    def noscript_html(self) -> str:
-        """The default preset's last frame, shown where JavaScript is off."""
-        name, matrix = next(iter(self.presets.items()))
-        canvas = _canvas("white")
-        _draw_reference(canvas)
-        _draw_map(canvas, matrix, matrix)
-        svg = canvas.to_svg(f"The {name} applied to a grid, the unit circle and the basis vectors.")
-        uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
-        return noscript_image(uri, f"The {name} {_matrix_text(matrix)} applied to a grid, the "
-                                   "unit circle and the basis vectors.")
+    def fallback(self) -> str:
+        fig, ax = plt.subplots(figsize=(4.0, 4.0))
+        draw_linear_map(ax, self.matrix)
+        fig.tight_layout()
+        return figure_fallback(fig, alt=describe(self.matrix))

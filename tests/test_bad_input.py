@@ -336,12 +336,13 @@ def _least_squares(ws, learning_rate=0.1, X=None, y=None, steps=5):
     return least_squares_gradient_descent(X, y, learning_rate, steps)
 
 
-def _linalg_live(entries):
+def _linalg_set(entries):
+    """Set the explorer's matrix from Python, as a notebook reader might."""
     from mlbook.linalg import LinearMapExplorer
 
-    explorer = LinearMapExplorer({"shear": [[1, 1], [0, 1]]}, n_steps=2, live=True)
-    explorer.show_matrix(entries)
-    return explorer.status.value
+    explorer = LinearMapExplorer()
+    explorer.matrix = entries
+    return explorer
 
 
 def _pca(ws, X):
@@ -411,12 +412,20 @@ CASES += [
          match="Keep every entry between"),
     Case("linalg-check_matrix-text", lambda ws: _check_matrix(["a", 0, 0, 1]),
          match="could not convert|number"),
-    Case("linalg-explorer-bad-preset", lambda ws: _linalg_preset({"bad": [[1, 2], [3]]}),
-         match="four entries|inhomogeneous|sequence"),
-    Case("linalg-live-matrix-inf", lambda ws: _linalg_live([1, math.inf, 0, 1]),
-         match="finite number", message="error"),
-    Case("linalg-live-matrix-huge", lambda ws: _linalg_live([1e9, 0, 0, 1]),
-         match="Keep every entry between", message="error"),
+    Case("linalg-explorer-bad-preset",
+         lambda ws: _linalg_explorer(presets={"bad": [[1, 2], [3]]}), match="four numbers"),
+    Case("linalg-explorer-matrix-inf", lambda ws: _linalg_explorer(matrix=[1, math.inf, 0, 1]),
+         match="finite number"),
+    Case("linalg-explorer-matrix-huge", lambda ws: _linalg_explorer(matrix=[[1e9, 0], [0, 1]]),
+         match="Keep every entry between"),
+    Case("linalg-explorer-set-nan", lambda ws: _linalg_set([1, math.nan, 0, 1]),
+         match="finite number", raises=(TraitError,)),
+    Case("linalg-explorer-set-huge", lambda ws: _linalg_set([0, 0, 0, -1e9]),
+         match="Keep every entry between", raises=(TraitError,)),
+    Case("linalg-explorer-set-three-entries", lambda ws: _linalg_set([1, 2, 3]),
+         match="exactly four entries", raises=(TraitError,)),
+    Case("linalg-map_summary-text", lambda ws: _linalg_summary(["a", 0, 0, 1]),
+         match="four numbers"),
     # mlbook.probability
     # (what a reader types into the explorer is checked in the browser: tests/test_probability.py)
     *[Case(f"probability-LikelihoodExplorer-{name}", lambda ws, t=traits: _coin_explorer(**t),
@@ -500,10 +509,16 @@ def _check_matrix(entries):
     return check_matrix(entries)
 
 
-def _linalg_preset(presets):
+def _linalg_explorer(**kwargs):
     from mlbook.linalg import LinearMapExplorer
 
-    return LinearMapExplorer(presets, n_steps=2, live=False)
+    return LinearMapExplorer(**kwargs)
+
+
+def _linalg_summary(entries):
+    from mlbook.linalg import map_summary
+
+    return map_summary(entries)
 
 
 def _probability(name, *args):
