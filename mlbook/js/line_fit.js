@@ -156,7 +156,7 @@ function render({ model, el }) {
     }), PLAY_MS);
   }
 
-  /** Recompute the run for the model's data and learning rate, then redraw. */
+  /** Recompute the run for the model's data and learning rate, redraw the plots, then the step. */
   const compute = guard(root, () => {
     const x = model.get("x");
     const y = model.get("y");
@@ -174,52 +174,79 @@ function render({ model, el }) {
     const [w, b] = leastSquares(x, y);
     const limit = stabilityLimit(x);
     run = { x, y, eta, path, diverged, exact: [w, b], minimum: loss(x, y, w, b), limit };
+    run.figure = figure(run);
     rate.set(eta);
     rate.marks([{ value: limit, label: "2/λmax", title: `stability limit 2/λmax = ${fmt(limit)}` }]);
     if (model.get("step") > last()) save(model, { step: last() });
     else draw();
   });
 
-  /** Draw the line, residuals, loss curve and read-out at the current step. */
-  const draw = guard(root, () => {
-    if (!run) return;
-    const { x, y, path, exact, minimum } = run;
-    const step = shownStep();
-    const [w, b, current] = path[step];
+  /**
+   * The two plots of a run: what stays (axes, points, least squares, the loss curve) is drawn
+   * here once; draw() moves the line, its residuals and the marker on the loss curve.
+   */
+  function figure({ x, y, path, exact, minimum, eta }) {
     const xr = padded(Math.min(0, ...x), Math.max(...x), 0.04);
     const yr = padded(Math.min(0, ...y), Math.max(...y), 0.08);
-    const fit = plot({ x: xr, y: yr, xlabel: model.get("xlabel"), ylabel: model.get("ylabel"),
-      label: `${x.length} measurements of ${model.get("ylabel")} against ${model.get("xlabel")}, ` +
-        `the line after step ${step} (w = ${fmt(w)}, b = ${fmt(b)}) with its residuals, and ` +
-        "the least-squares line, dashed." });
+    const fit = plot({ x: xr, y: yr, xlabel: model.get("xlabel"), ylabel: model.get("ylabel") });
     const along = (slope, intercept) => xr.map((v) => [v, slope * v + intercept]);
-    fit.layer.append(
-      ...x.map((xi, i) => line(fit.x, fit.y, [[xi, y[i]], [xi, w * xi + b]],
-        { stroke: COLORS.orange, "stroke-width": 2, class: "residual" })),
+    const residuals = x.map(() => s("path", { stroke: COLORS.orange, "stroke-width": 2,
+      class: "residual" }));
+    const fitted = s("path", { stroke: COLORS.blue, "stroke-width": 2.5, fill: "none",
+      class: "fitted" });
+    fit.layer.append(...residuals,
       line(fit.x, fit.y, along(...exact), { stroke: COLORS.grey, "stroke-width": 1.5,
         "stroke-dasharray": "6 4" }),
-      line(fit.x, fit.y, along(w, b), { stroke: COLORS.blue, "stroke-width": 2.5,
-        class: "fitted" }),
+      fitted,
       ...x.map((xi, i) => s("circle", { cx: fit.x(xi), cy: fit.y(y[i]), r: 3.5,
         fill: COLORS.black })));
     const losses = path.map((p) => p[2]);
     const finite = losses.filter(Number.isFinite);
     const lo = round125(Math.min(minimum, ...finite) / 2, false);
     const hi = round125(Math.max(...finite) * 2, true);
-    const chart = plot({ width: 300, x: [0, model.get("steps")], y: [lo, hi], logY: true,
-      xlabel: "step", ylabel: "loss L (log scale)", margin: [12, 12, 42, 58],
-      label: `The loss over ${last()} steps at η = ${fmt(run.eta)}, on a log axis, from ` +
-        `${fmt(losses[0])} to ${fmt(losses[last()])}; the minimum ${fmt(minimum)} dashed.` });
+    const steps = model.get("steps");
+    const chart = plot({ width: 300, x: [0, steps], y: [lo, hi], logY: true, xlabel: "step",
+      ylabel: "loss L (log scale)", margin: [12, 12, 42, 58],
+      label: `The loss over ${losses.length - 1} steps at η = ${fmt(eta)}, on a log axis, ` +
+        `from ${fmt(losses[0])} to ${fmt(losses[losses.length - 1])}; the minimum ` +
+        `${fmt(minimum)} dashed.` });
+    const marker = s("circle", { r: 4, fill: COLORS.black });
     chart.layer.append(
-      line(chart.x, chart.y, [[0, minimum], [model.get("steps"), minimum]],
+      line(chart.x, chart.y, [[0, minimum], [steps, minimum]],
         { stroke: COLORS.grey, "stroke-width": 1.5, "stroke-dasharray": "6 4" }),
       line(chart.x, chart.y, losses.map((v, i) => [i, v]), { stroke: COLORS.blue,
         "stroke-width": 2 }),
-      s("circle", { cx: chart.x(step), cy: chart.y(current), r: 4, fill: COLORS.black }));
+      marker);
     fitBox.replaceChildren(fit.svg);
     lossBox.replaceChildren(chart.svg);
-    readout.replaceChildren(`step ${step} of ${model.get("steps")} · w = ${fmt(w, 5)} · ` +
-      `b = ${fmt(b, 5)} · loss L = ${fmt(current, 5)}`);
+    return { fit, chart, xr, residuals, fitted, marker };
+  }
+
+  /** An SVG path's outline from (x0, y0) to (x1, y1), data coordinates; empty if not finite. */
+  const segment = (plotted, x0, y0, x1, y1) => {
+    const ends = [plotted.x(x0), plotted.y(y0), plotted.x(x1), plotted.y(y1)];
+    if (!ends.every(Number.isFinite)) return "M0,0";
+    const [a, b, c, d] = ends.map((v) => v.toFixed(1));
+    return `M${a},${b}L${c},${d}`;
+  };
+
+  /** Show the current step: the line, its residuals, the marker and the read-out. */
+  const draw = guard(root, () => {
+    if (!run) return;
+    const { x, y, path } = run;
+    const { fit, chart, xr, residuals, fitted, marker } = run.figure;
+    const step = shownStep();
+    const [w, b, current] = path[step];
+    residuals.forEach((el, i) => el.setAttribute("d", segment(fit, x[i], y[i], x[i],
+      w * x[i] + b)));
+    fitted.setAttribute("d", segment(fit, xr[0], w * xr[0] + b, xr[1], w * xr[1] + b));
+    fit.svg.setAttribute("aria-label", `${x.length} measurements of ${model.get("ylabel")} ` +
+      `against ${model.get("xlabel")}, the line after step ${step} (w = ${fmt(w)}, ` +
+      `b = ${fmt(b)}) with its residuals, and the least-squares line, dashed.`);
+    marker.setAttribute("cx", chart.x(step).toFixed(1));
+    marker.setAttribute("cy", chart.y(current).toFixed(1));
+    readout.textContent = `step ${step} of ${model.get("steps")} · w = ${fmt(w, 5)} · ` +
+      `b = ${fmt(b, 5)} · loss L = ${fmt(current, 5)}`;
     Object.assign(readout.dataset, { step, w, b, loss: current });
     note(step);
     rendered(root);
@@ -259,11 +286,10 @@ function render({ model, el }) {
     readout);
   stop();
   compute();
-  const onStep = () => draw();
-  for (const name of ["change:x", "change:y", "change:learning_rate", "change:steps"]) {
-    model.on(name, compute);
-  }
-  for (const name of ["change:step", "change:xlabel", "change:ylabel"]) model.on(name, onStep);
+  const events = ["change:x", "change:y", "change:learning_rate", "change:steps",
+    "change:xlabel", "change:ylabel"];
+  for (const name of events) model.on(name, compute);
+  model.on("change:step", () => draw());
   return () => stop(); // anywidget removes this view's model listeners itself
 }
 
