@@ -248,6 +248,10 @@ def _fallbacks(article, page) -> None:
             view.replace_with(fallback)
     for tag in article.select(".mlbook-fallback-note"):
         tag.insert(0, f"{FALLBACK_MARK}\u00a0")
+    for fallback in article.select(".mlbook-fallback"):
+        # The chapters' text is typeset where Sphinx marked maths; a fallback's text (a quiz's
+        # questions) has only its $...$: MathJax looks inside it too.
+        fallback["class"] = fallback.get("class", []) + ["tex2jax_process"]
 
 
 def _move_solutions(article, book) -> None:
@@ -454,7 +458,7 @@ def _finish(reader, book: Book, pages: dict[str, int]) -> bytes:
     meta = book.meta
     writer.add_metadata({"/Title": meta["title"], "/Author": meta.get("author") or "",
                          "/Creator": "Jupyter Book, Chromium (_ext/book_pdf.py)"})
-    writer.add_outline_item("Contents", CONTENTS_PAGE - 1)
+    writer.add_outline_item(title="Contents", page_number=CONTENTS_PAGE - 1)
     parents: dict[int, object] = {}
     for entry in book.headings:
         if entry.target not in pages:
@@ -464,7 +468,8 @@ def _finish(reader, book: Book, pages: dict[str, int]) -> bytes:
             title = f"{entry.number} {title}"
         parent = next((parents[level] for level in range(entry.level - 1, -1, -1)
                        if level in parents), None)
-        item = writer.add_outline_item(title, pages[entry.target] - 1, parent=parent)
+        item = writer.add_outline_item(title=title, page_number=pages[entry.target] - 1,
+                                       parent=parent)
         parents[entry.level] = item
         for deeper in [level for level in parents if level > entry.level]:
             del parents[deeper]
@@ -505,8 +510,10 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
             page.set_default_timeout(600_000)
             page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
             page.route("**/*", answer)
+            started = time.perf_counter()
             page.goto(ORIGIN + DOCUMENT, wait_until="load")
             state = page.evaluate(_READY)
+            typeset = time.perf_counter() - started
             if state["broken"]:
                 errors.append(f"images that did not load: {state['broken'][:5]}")
             if state["texErrors"]:
@@ -536,7 +543,8 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
     partial = out.with_suffix(".pdf.part")
     partial.write_bytes(pdf)
     partial.replace(out)
-    return {"pages": len(reader.pages), "bytes": len(pdf), "prints": prints}
+    return {"pages": len(reader.pages), "bytes": len(pdf), "prints": prints,
+            "typeset_s": typeset, "print_s": time.perf_counter() - started - typeset}
 
 
 # --- In the Sphinx build -----------------------------------------------------------------------
@@ -591,8 +599,11 @@ def build(app, log) -> None:
     out = site / PDF_NAME
     started = time.perf_counter()
     book = join_pages(site, book_parts(app), _meta(app))
-    fingerprint = hashlib.sha256("\0".join(
-        [book.html, Path(__file__).read_text(), _chromium_version()]).encode()).hexdigest()
+    digest = hashlib.sha256("\0".join(
+        [book.html, Path(__file__).read_text(), _chromium_version()]).encode())
+    for sheet in re.findall(r'<link rel="stylesheet" href="/([^"?]+)', book.html):
+        digest.update((site / unquote(sheet)).read_bytes())  # the theme's CSS, the site's own
+    fingerprint = digest.hexdigest()
     record = site.parent / FINGERPRINT
     if out.is_file() and record.is_file() and record.read_text().strip() == fingerprint:
         log(f"book.pdf is up to date ({out})")
@@ -600,13 +611,14 @@ def build(app, log) -> None:
     record.unlink(missing_ok=True)
     stats = print_pdf(site, book, out, log=log)
     record.write_text(fingerprint + "\n")
-    log(f"book.pdf: {stats['pages']} pages, {stats['bytes'] / 1e6:.1f} MB, "
-        f"{stats['prints']} prints in {time.perf_counter() - started:.0f} s ({out})")
+    log(f"book.pdf: {stats['pages']} pages, {stats['bytes'] / 1e6:.1f} MB in "
+        f"{time.perf_counter() - started:.0f} s (typesetting {stats['typeset_s']:.0f} s, "
+        f"{stats['prints']} prints {stats['print_s']:.0f} s) ({out})")
 
 
-def remove_stale(app, reason: str, log) -> None:
+def remove_stale(app, log) -> None:
+    """A build that makes no PDF leaves none from an earlier build (the pages do not link to it)."""
     out = Path(app.outdir) / PDF_NAME
     if out.exists():
         out.unlink()
-    log(f"book.pdf skipped: {reason}")
-
+        log(f"removed the earlier {out}")

@@ -96,7 +96,6 @@ def _pdf_switch(app, config) -> None:
     """Decide once whether this build makes book.pdf; the pages link to it only if it does."""
     reason = book_pdf.reason_to_skip()
     config.mlbook_pdf = reason is None
-    app.mlbook_pdf_skipped = reason
     if reason:
         logger.info(f"book.pdf will not be made: {reason}.")
     config.templates_path = [*config.templates_path, str(Path(__file__).parent / "templates")]
@@ -112,7 +111,7 @@ def _print_pdf(app, exception) -> None:
     if exception is not None or app.builder.name != "html":
         return
     if not app.config.mlbook_pdf:
-        book_pdf.remove_stale(app, app.mlbook_pdf_skipped or "switched off", log=logger.info)
+        book_pdf.remove_stale(app, log=logger.info)
         return
     try:
         book_pdf.build(app, log=logger.info)
@@ -133,5 +132,6 @@ def setup(app):
     app.add_config_value("mlbook_pdf", True, "html")
     app.connect("config-inited", _pdf_switch)
     app.connect("html-page-context", _pdf_link, priority=400)
-    app.connect("build-finished", _print_pdf)
+    # Last: the theme rewrites pygments.css at build-finished, and the PDF uses the site's CSS.
+    app.connect("build-finished", _print_pdf, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
