@@ -464,3 +464,17 @@ def test_the_chapters_explorer_shows_the_run_its_prose_describes(page, server):
     wait_rendered(root, before)
     _assert_shows(root, settings["true_p"], settings["flips"] + 1, settings["seed"])
     assert not page.mlbook_log.errors and not page.mlbook_log.console_errors
+
+
+def test_without_javascript_the_explorer_shows_its_fallback_picture(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/{DOC}.html")
+        pictures = page.locator("noscript.mlbook-fallback img")
+        alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
+        shown = prob.explorer_summary(0.3, 100, 2)
+        assert any(f"{shown['covered']['wald']} of them cover" in alt for alt in alts), alts
+        assert pictures.first.is_visible()
+    finally:
+        context.close()
