@@ -1,29 +1,36 @@
-"""Gradient descent for the calculus chapter: a checked, reusable loop, and the drawing behind the
-chapter's figures and its gradient-descent stepper (the maths is taught in the chapter).
+"""The calculus chapter's maths, checked and reusable, and the drawing behind its figures.
 
-``gradient_descent`` is the loop the chapter derives, with input checks and divergence detection,
-so that later chapters (MNIST) can reuse it. ``descent_explorer`` is the stepping widget: runs
-precomputed at build time for the static page, and, in a live kernel, controls for any run.
+* ``gradient_descent``: the loop the chapter derives, with Polyak's heavy-ball momentum, input
+  checks and a divergence rule. Later chapters reuse it.
+* Loss surfaces of two parameters (``Quadratic``, ``Rosenbrock``, ``Saddle``, ``TwoMinima``), each
+  with its value, gradient and Hessian.
+* The rates and limits the chapter derives for a quadratic: ``stability_limit``,
+  ``convergence_rate``, ``best_plain``, ``tuned_heavy_ball``.
+* ``DescentExplorer``: the gradient-descent widget. It computes in the reader's browser
+  (``mlbook/js/descent.js``), with the same formulas in the same order of operations as this
+  module, so its iterates equal this module's (the tests compare them).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import HTML, display
+import traitlets
 
-from mlbook.plotting import CYCLE, PALETTE, png_data_uri
-from mlbook.svg import Canvas
-from mlbook.widgets import Stepper, is_static_build, message, noscript_image
+from mlbook.plotting import CYCLE, PALETTE
+from mlbook.widgets import BookWidget
 
 # A learning rate this large overshoots on any loss the book meets; it is a typo, not an experiment.
 MAX_LEARNING_RATE = 100.0
+MAX_STEPS = 10_000  # the explorer's longest run
 
 
 @dataclass(frozen=True)
@@ -70,35 +77,46 @@ def check_momentum(momentum) -> float:
     beta = _number(momentum, "The momentum β")
     if not 0 <= beta < 1:
         raise ValueError(f"The momentum β must satisfy 0 ≤ β < 1, got {beta:g}: with β ≥ 1 old "
-                         "gradients never fade.")
+                         "steps never fade.")
     return beta
+
+
+def _check_steps(steps, largest: float = math.inf) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}.")
+    if steps > largest:
+        raise ValueError(f"steps must be at most {largest:g}, got {steps}.")
+    return int(steps)
 
 
 def gradient_descent(grad: Callable[[np.ndarray], np.ndarray], start: Sequence[float],
                      learning_rate: float, steps: int, momentum: float = 0.0,
                      bound: float = 1e6) -> Descent:
-    """Run ``steps`` steps of gradient descent with momentum from ``start``.
+    """Run ``steps`` steps of gradient descent with heavy-ball momentum from ``start``.
 
-    The update is PyTorch's ``SGD`` with momentum β (β = 0 is plain gradient descent):
-    v_{t+1} = β v_t + ∇L(θ_t),  θ_{t+1} = θ_t − η v_{t+1},  with v_0 = 0.
-    The run stops early and reports ``diverged`` when an iterate has a coordinate beyond ``bound``
-    in size, or is not finite.
+    The update (Polyak 1964) is θ_{t+1} = θ_t − η ∇L(θ_t) + β (θ_t − θ_{t−1}), with θ_{−1} = θ_0;
+    β = 0 is plain gradient descent. It is PyTorch's ``SGD`` with momentum, written without the
+    velocity. The run stops early and reports ``diverged`` when an iterate has a coordinate
+    beyond ``bound`` in size, or is not finite.
     """
     eta = check_learning_rate(learning_rate)
     beta = check_momentum(momentum)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a whole number ≥ 0, got {steps!r}.")
+    steps = _check_steps(steps)
     theta = np.array([_number(value, "Each coordinate of the start") for value in start],
                      dtype=float)
     if theta.size == 0:
         raise ValueError("The start needs at least one coordinate, e.g. (1.0, 2.0).")
-    velocity = np.zeros_like(theta)
+    previous = theta
     path = [theta]
     # Overflow on the way to divergence is expected and detected below; it needs no warning.
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            velocity = beta * velocity + np.asarray(grad(theta), dtype=float)
-            theta = theta - eta * velocity
+            gradient = np.asarray(grad(theta), dtype=float)
+            if gradient.shape != theta.shape:
+                raise ValueError(f"The gradient has shape {gradient.shape}, but the parameters "
+                                 f"have shape {theta.shape}: they must match.")
+            # The same operations, in the same order, as heavyBall in mlbook/js/descent.js.
+            theta, previous = theta - eta * gradient + beta * (theta - previous), theta
             if not np.all(np.isfinite(theta)):
                 return Descent(np.array(path), diverged=True)
             path.append(theta)
@@ -107,36 +125,443 @@ def gradient_descent(grad: Callable[[np.ndarray], np.ndarray], start: Sequence[f
     return Descent(np.array(path), diverged=False)
 
 
-@dataclass(frozen=True)
-class Bowl:
-    """The quadratic bowl L(x, y) = a x² + b y², with its minimum at the origin."""
+# --- Loss surfaces of two parameters --------------------------------------------------------------
+# Each formula is written as mlbook/js/descent.js writes it (t1 * t1, not t1 ** 2), so that the
+# browser's numbers equal these to the last bit.
 
+@dataclass(frozen=True, kw_only=True)
+class Surface:
+    """A loss L(θ₁, θ₂) with its gradient and Hessian, and how the explorer shows it.
+
+    ``extent`` is the plotted box (θ₁ from, θ₁ to, θ₂ from, θ₂ to); ``start``, ``learning_rate``
+    and ``steps`` are the explorer's defaults for this surface.
+    """
+
+    kind: ClassVar[str] = ""
     name: str
+    extent: tuple[float, float, float, float]
+    start: tuple[float, float]
+    learning_rate: float
+    steps: int = 60
+
+    def loss(self, t1, t2):
+        raise NotImplementedError
+
+    def gradient(self, t1, t2) -> tuple:
+        raise NotImplementedError
+
+    def hessian(self, t1, t2) -> np.ndarray:
+        raise NotImplementedError
+
+    def params(self) -> dict:
+        return {}
+
+    def critical_seeds(self) -> list[tuple[float, float]]:
+        """Starting points from which Newton's method finds every critical point in the box."""
+        raise NotImplementedError
+
+    def grad(self, theta) -> np.ndarray:
+        """∇L at θ = (θ₁, θ₂), as an array (the form ``gradient_descent`` takes)."""
+        t1, t2 = theta
+        return np.array(self.gradient(t1, t2), dtype=float)
+
+    def critical_points(self) -> list[np.ndarray]:
+        """The points where ∇L = 0, found by Newton's method from ``critical_seeds``."""
+        points = []
+        for seed in self.critical_seeds():
+            theta = np.array(seed, dtype=float)
+            for _ in range(100):
+                step = np.linalg.solve(self.hessian(*theta), self.grad(theta))
+                theta = theta - step
+                if np.max(np.abs(step)) < 1e-15:
+                    break
+            if not any(np.allclose(theta, p, atol=1e-9) for p in points):
+                points.append(theta)
+        return points
+
+    def minima(self) -> list[np.ndarray]:
+        """The critical points where the Hessian is positive definite."""
+        return [p for p in self.critical_points()
+                if np.linalg.eigvalsh(self.hessian(*p)).min() > 0]
+
+    def min_value(self) -> float:
+        """L* = the lowest value of L at a minimum."""
+        return min(float(self.loss(*p)) for p in self.minima())
+
+    def bound(self) -> float:
+        """Divergence: an iterate beyond this in either coordinate (ten times the plot)."""
+        return 10.0 * max(abs(v) for v in self.extent)
+
+    def run(self, start, learning_rate, steps, momentum=0.0) -> Descent:
+        """Heavy-ball gradient descent on this surface, with the explorer's divergence rule."""
+        return gradient_descent(self.grad, start, learning_rate, steps, momentum,
+                                bound=self.bound())
+
+    def grid(self, n: int = 121):
+        """The loss on an n × n grid over the plotted box: (θ₁ grid, θ₂ grid, L grid)."""
+        x0, x1, y0, y1 = self.extent
+        grid_1, grid_2 = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+        return grid_1, grid_2, self.loss(grid_1, grid_2)
+
+    def levels(self, count: int = 12) -> list[float]:
+        """Contour levels of L − L*, evenly spaced on a log scale over the plotted box."""
+        gap = self.grid()[2] - self.min_value()
+        low, high = np.quantile(gap, [0.01, 0.9])
+        low = max(low, high * 1e-4)
+        return [float(v) for v in np.geomspace(low, high, count)]
+
+    def describe(self, key: str) -> dict:
+        """What the browser needs to compute and draw this surface (the explorer's data)."""
+        minima = self.minima()
+        limit = min(stability_limit(self.hessian(*p)) for p in minima)
+        return {"key": key, "kind": self.kind, "name": self.name, "params": self.params(),
+                "extent": list(self.extent), "start": list(self.start),
+                "learning_rate": self.learning_rate, "steps": self.steps,
+                "minima": [[float(v) for v in p] for p in minima],
+                "min_value": self.min_value(), "levels": self.levels(), "bound": self.bound(),
+                "eta_range": [10.0 ** math.floor(math.log10(limit) - 2.5),
+                              10.0 ** math.ceil(math.log10(limit) + 0.5)]}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quadratic(Surface):
+    """L = a θ₁² + c θ₁θ₂ + b θ₂²: a bowl whose Hessian, [[2a, c], [c, 2b]], is the same
+    everywhere."""
+
+    kind: ClassVar[str] = "quadratic"
     a: float
     b: float
+    c: float = 0.0
+    name: str = "quadratic bowl"
+    extent: tuple[float, float, float, float] = (-5.0, 5.0, -5.0, 5.0)
+    start: tuple[float, float] = (-4.0, 3.0)
+    learning_rate: float = 0.3
 
-    def loss(self, x, y):
-        return self.a * np.square(x) + self.b * np.square(y)
+    def loss(self, t1, t2):
+        return self.a * t1 * t1 + self.c * t1 * t2 + self.b * t2 * t2
 
-    def grad(self, theta):
-        x, y = theta
-        return np.array([2 * self.a * x, 2 * self.b * y])
+    def gradient(self, t1, t2):
+        return (2 * self.a * t1 + self.c * t2, self.c * t1 + 2 * self.b * t2)
 
-    def loss_at(self, path: np.ndarray) -> np.ndarray:
-        return self.loss(path[:, 0], path[:, 1])
+    def hessian(self, t1=0.0, t2=0.0):
+        return np.array([[2 * self.a, self.c], [self.c, 2 * self.b]], dtype=float)
 
-    def grad_norm_at(self, path: np.ndarray) -> np.ndarray:
-        return np.hypot(2 * self.a * path[:, 0], 2 * self.b * path[:, 1])
+    def params(self):
+        return {"a": self.a, "b": self.b, "c": self.c}
+
+    def critical_seeds(self):
+        return [(0.0, 0.0)]
+
+    def eigenvalues(self) -> np.ndarray:
+        """The Hessian's eigenvalues, smallest first: the bowl's principal curvatures."""
+        return np.linalg.eigvalsh(self.hessian())
 
 
-def _finished(fig):
-    """Lay out and close a figure that a cell shows by returning it (if open, it shows twice)."""
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+@dataclass(frozen=True, kw_only=True)
+class Rosenbrock(Surface):
+    """Rosenbrock's banana valley, L = (a − θ₁)² + b (θ₂ − θ₁²)², minimum 0 at (a, a²)."""
+
+    kind: ClassVar[str] = "rosenbrock"
+    a: float = 1.0
+    b: float = 100.0
+    name: str = "Rosenbrock's valley"
+    extent: tuple[float, float, float, float] = (-2.0, 2.0, -1.0, 3.0)
+    start: tuple[float, float] = (-1.2, 1.0)
+    learning_rate: float = 0.001
+    steps: int = 2000
+
+    def loss(self, t1, t2):
+        d1 = self.a - t1
+        d2 = t2 - t1 * t1
+        return d1 * d1 + self.b * d2 * d2
+
+    def gradient(self, t1, t2):
+        d1 = self.a - t1
+        d2 = t2 - t1 * t1
+        return (-2 * d1 - 4 * self.b * t1 * d2, 2 * self.b * d2)
+
+    def hessian(self, t1, t2):
+        d2 = t2 - t1 * t1
+        return np.array([[2 - 4 * self.b * d2 + 8 * self.b * t1 * t1, -4 * self.b * t1],
+                         [-4 * self.b * t1, 2 * self.b]], dtype=float)
+
+    def params(self):
+        return {"a": self.a, "b": self.b}
+
+    def critical_seeds(self):
+        return [(self.a, self.a * self.a)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Saddle(Surface):
+    """L = θ₁²/2 + (θ₂² − 1)²/4: a saddle at the origin between minima at (0, ±1)."""
+
+    kind: ClassVar[str] = "saddle"
+    name: str = "a saddle between two minima"
+    extent: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)
+    start: tuple[float, float] = (-1.8, 0.001)
+    learning_rate: float = 0.1
+    steps: int = 120
+
+    def loss(self, t1, t2):
+        w = t2 * t2 - 1
+        return 0.5 * t1 * t1 + 0.25 * w * w
+
+    def gradient(self, t1, t2):
+        return (t1, t2 * (t2 * t2 - 1))
+
+    def hessian(self, t1, t2):
+        return np.array([[1.0, 0.0], [0.0, 3 * t2 * t2 - 1]], dtype=float)
+
+    def critical_seeds(self):
+        return [(0.0, -1.0), (0.0, 0.0), (0.0, 1.0)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoMinima(Surface):
+    """L = θ₁⁴/4 − θ₁²/2 + s θ₁ + (θ₂ − θ₁/2)²/2: a tilted double well, a deep, sharp minimum
+    on the left and a shallow, flat one on the right."""
+
+    kind: ClassVar[str] = "two-minima"
+    tilt: float = 0.25
+    name: str = "two minima"
+    extent: tuple[float, float, float, float] = (-2.0, 2.0, -2.0, 2.0)
+    start: tuple[float, float] = (1.5, -1.0)
+    learning_rate: float = 0.1
+    steps: int = 200
+
+    def loss(self, t1, t2):
+        q = t1 * t1
+        d = t2 - 0.5 * t1
+        return 0.25 * q * q - 0.5 * q + self.tilt * t1 + 0.5 * d * d
+
+    def gradient(self, t1, t2):
+        d = t2 - 0.5 * t1
+        return (t1 * t1 * t1 - t1 + self.tilt - 0.5 * d, d)
+
+    def hessian(self, t1, t2):
+        return np.array([[3 * t1 * t1 - 0.75, -0.5], [-0.5, 1.0]], dtype=float)
+
+    def params(self):
+        return {"tilt": self.tilt}
+
+    def critical_seeds(self):
+        return [(-1.1, -0.55), (0.27, 0.13), (0.84, 0.42)]
+
+
+def explorer_surfaces() -> dict[str, Surface]:
+    """The explorer's surfaces, by key: two bowls, Rosenbrock's valley, a saddle, two minima."""
+    return {
+        "bowl": Quadratic(a=1.0, b=1.0, name="round bowl θ₁² + θ₂²", steps=40),
+        "valley": Quadratic(a=0.1, b=1.0, name="ill-conditioned valley 0.1θ₁² + θ₂²"),
+        "rosenbrock": Rosenbrock(),
+        "saddle": Saddle(),
+        "two-minima": TwoMinima(),
+    }
+
+
+# --- What the Hessian says about a run --------------------------------------------------------
+
+def _eigenvalues(hessian) -> np.ndarray:
+    values = np.linalg.eigvalsh(np.asarray(hessian, dtype=float))
+    if values.min() <= 0:
+        raise ValueError(f"The Hessian's eigenvalues {values} are not all positive: rates and "
+                         "limits are defined at a minimum only.")
+    return values
+
+
+def stability_limit(hessian, momentum: float = 0.0) -> float:
+    """The largest stable learning rate near a minimum with this Hessian: 2(1 + β)/λ_max."""
+    beta = check_momentum(momentum)
+    return 2 * (1 + beta) / float(_eigenvalues(hessian).max())
+
+
+def convergence_rate(eigenvalues: Sequence[float], learning_rate: float,
+                     momentum: float = 0.0) -> float:
+    """The factor by which the error of heavy-ball descent on a quadratic shrinks per step, in
+    the long run: the largest |z| over the roots of z² − (1 + β − ηλ) z + β = 0, for each
+    curvature λ. Below 1, the run converges; above 1, it diverges.
+
+    The same formula, in the same order, as ``convergenceRate`` in mlbook/js/descent.js.
+    """
+    eta, beta = check_learning_rate(learning_rate), check_momentum(momentum)
+    worst = 0.0
+    for curvature in eigenvalues:
+        p = 1 + beta - eta * curvature
+        discriminant = p * p - 4 * beta
+        if discriminant >= 0:
+            root = math.sqrt(discriminant)
+            size = max(abs(p + root), abs(p - root)) / 2
+        else:
+            size = math.sqrt(beta)  # complex roots, |z|² = their product = β
+        worst = max(worst, size)
+    return worst
+
+
+def best_plain(eigenvalues: Sequence[float]) -> dict:
+    """Plain gradient descent's best learning rate on a quadratic, and its rate (κ−1)/(κ+1)."""
+    low, high = min(eigenvalues), max(eigenvalues)
+    kappa = high / low
+    return {"learning_rate": 2 / (low + high), "momentum": 0.0,
+            "rate": (kappa - 1) / (kappa + 1), "kappa": kappa}
+
+
+def tuned_heavy_ball(eigenvalues: Sequence[float]) -> dict:
+    """Polyak's tuned heavy ball on a quadratic, and its rate (√κ−1)/(√κ+1)."""
+    low, high = min(eigenvalues), max(eigenvalues)
+    root_kappa = math.sqrt(high / low)
+    rate = (root_kappa - 1) / (root_kappa + 1)
+    return {"learning_rate": 4 / (math.sqrt(high) + math.sqrt(low)) ** 2,
+            "momentum": rate * rate, "rate": rate, "kappa": high / low}
+
+
+def running_median(values, width: int) -> np.ndarray:
+    """The median of each window of ``width`` neighbouring values (shorter at the ends): the
+    typical value, where single values scatter."""
+    values = np.asarray(values, dtype=float)
+    half = width // 2
+    return np.array([np.median(values[max(0, i - half):i + half + 1])
+                     for i in range(len(values))])
+
+
+def fitted_rate(path: np.ndarray, minimum: Sequence[float], skip: int = 10) -> float:
+    """The measured rate: exp of the slope of log ‖θ_t − θ*‖ against t, fitted after ``skip``."""
+    error = np.linalg.norm(np.asarray(path) - np.asarray(minimum), axis=1)[skip:]
+    steps = np.arange(len(error))
+    return float(np.exp(np.polyfit(steps, np.log(error), 1)[0]))
+
+
+# --- The gradient-descent explorer --------------------------------------------------------------
+
+class DescentExplorer(BookWidget):
+    """Gradient descent with momentum on a surface of two parameters, computed in the browser.
+
+    The reader picks a surface, sets η (log slider or typed), β and the start (click or drag on
+    the contour plot), and steps, plays or resets the run. ``step`` is the iterate shown; a change
+    of any other setting shows the whole new run.
+    """
+
+    _module = "descent"
+    surfaces = traitlets.List(traitlets.Dict()).tag(sync=True)
+    surface = traitlets.Unicode("valley").tag(sync=True)
+    learning_rate = traitlets.Float(0.3).tag(sync=True)
+    momentum = traitlets.Float(0.0).tag(sync=True)
+    start = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
+    steps = traitlets.Int(60).tag(sync=True)
+    step = traitlets.Int(60).tag(sync=True)
+
+    def __init__(self, surface: str = "valley", learning_rate=None, momentum: float = 0.0,
+                 start=None, steps=None, step=None):
+        self._surfaces = explorer_surfaces()
+        if surface not in self._surfaces:
+            raise traitlets.TraitError(f"surface must be one of {list(self._surfaces)}, "
+                                       f"got {surface!r}.")
+        chosen = self._surfaces[surface]
+        steps = chosen.steps if steps is None else steps
+        super().__init__(
+            surfaces=[s.describe(key) for key, s in self._surfaces.items()], surface=surface,
+            learning_rate=chosen.learning_rate if learning_rate is None else learning_rate,
+            momentum=momentum, start=list(chosen.start if start is None else start),
+            steps=steps, step=steps if step is None else step)
+
+    @traitlets.validate("surface")
+    def _valid_surface(self, proposal):
+        keys = [s["key"] for s in self.surfaces] or list(explorer_surfaces())
+        if proposal.value not in keys:
+            raise traitlets.TraitError(f"surface must be one of {keys}, got {proposal.value!r}.")
+        return proposal.value
+
+    @traitlets.validate("learning_rate")
+    def _valid_learning_rate(self, proposal):
+        return _trait(check_learning_rate, proposal.value)
+
+    @traitlets.validate("momentum")
+    def _valid_momentum(self, proposal):
+        return _trait(check_momentum, proposal.value)
+
+    @traitlets.validate("start")
+    def _valid_start(self, proposal):
+        start = [_trait(_number, v, "Each coordinate of the start") for v in proposal.value]
+        if max(abs(v) for v in start) > 1e3:
+            raise traitlets.TraitError(f"The start {start} is far off the plot: choose "
+                                       "coordinates of size at most 1000.")
+        return start
+
+    @traitlets.validate("steps")
+    def _valid_steps(self, proposal):
+        if not 1 <= proposal.value <= MAX_STEPS:
+            raise traitlets.TraitError(f"steps must be a whole number from 1 to {MAX_STEPS}, "
+                                       f"got {proposal.value}.")
+        return proposal.value
+
+    @traitlets.validate("step")
+    def _valid_step(self, proposal):
+        if proposal.value < 0:
+            raise traitlets.TraitError(f"step must be 0 or more, got {proposal.value}.")
+        return proposal.value
+
+    def chosen(self) -> Surface:
+        return self._surfaces[self.surface]
+
+    def run(self) -> Descent:
+        """The run the widget shows, computed in Python (the reference for the browser)."""
+        return self.chosen().run(self.start, self.learning_rate, self.steps, self.momentum)
+
+    def fallback(self) -> str:
+        surface, descent = self.chosen(), self.run()
+        fig = explorer_figure(surface, descent)
+        alt = (f"Contours of the {surface.name} with the path of {descent.steps} steps of "
+               f"gradient descent (η = {self.learning_rate:g}, β = {self.momentum:g}) from "
+               f"({self.start[0]:g}, {self.start[1]:g}), and the loss against the step on a "
+               "log scale.")
+        uri = "data:image/png;base64," + base64.b64encode(compact_png(fig.figure, dpi=70)).decode()
+        return f'<img src="{uri}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
+def _trait(check, *args):
+    try:
+        return check(*args)
+    except ValueError as error:
+        raise traitlets.TraitError(str(error)) from None
 
 
 # --- Figures for the chapter (the chapter shows the maths; these draw it) -----------------------
+
+def compact_png(fig, dpi: float | None = None) -> bytes:
+    """``fig`` as a PNG with an adaptive 256-colour palette. For line art it looks the same as
+    matplotlib's PNG at about a third of the bytes (a page of the book must stay under 1 MB)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
+    image = Image.open(buffer).convert("RGB").quantize(
+        256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+class CompactFigure:
+    """A finished figure that a notebook shows as a compact PNG (see :func:`compact_png`)."""
+
+    def __init__(self, figure):
+        self.figure = figure
+
+    def _repr_png_(self) -> bytes:
+        return compact_png(self.figure)
+
+    def __repr__(self) -> str:
+        width, height = self.figure.get_size_inches() * self.figure.dpi
+        return f"<Figure size {width:.0f}x{height:.0f} with {len(self.figure.axes)} Axes>"
+
+
+def _finished(fig, layout: bool = True) -> CompactFigure:
+    """Lay out and close a figure that a cell shows by returning it (if open, it shows twice)."""
+    if layout:
+        fig.tight_layout()
+    plt.close(fig)
+    return CompactFigure(fig)
+
 
 def secant_figure(f, df, x0: float, steps: Sequence[float]):
     """Secant lines of ``f`` through x0 and x0 + h, for each h, closing in on the tangent."""
@@ -155,265 +580,188 @@ def secant_figure(f, df, x0: float, steps: Sequence[float]):
     return _finished(fig)
 
 
-def difference_error_figure(steps, forward_error, central_error):
-    """Log-log plot of the error of forward and central differences against the step h."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.loglog(steps, forward_error, "o-", ms=3, color=PALETTE["orange"], label="forward difference")
-    ax.loglog(steps, central_error, "s-", ms=3, color=PALETTE["blue"], label="central difference")
-    ax.set(xlabel="step h", ylabel="|error|")
-    ax.legend(loc="lower left")
+def difference_error_figure(steps, errors: dict, models: dict, optima: dict):
+    """Log-log plot of the errors of finite differences against the step h.
+
+    ``errors`` maps a label to the measured errors (dots), ``models`` the same label to the error
+    model (a dashed line) and ``optima`` to the model's best step (a marker on the h axis).
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    for (label, error), color in zip(errors.items(), (PALETTE["orange"], PALETTE["blue"]),
+                                     strict=False):
+        ax.loglog(steps, error, "o", ms=2.5, alpha=0.6, color=color, label=f"{label}: measured")
+        ax.loglog(steps, models[label], "--", lw=1.5, color=color, label=f"{label}: model")
+        ax.axvline(optima[label], color=color, lw=1, ls=":")
+    ax.set(xlabel="step h", ylabel="|error|", ylim=(1e-15, 10))
+    ax.legend(loc="lower left", fontsize=8.5, ncols=2)
     return _finished(fig)
 
 
-def gradient_field_figure(loss, grad, points, lim: float = 3.0):
-    """Contours of ``loss`` with the gradient drawn as an arrow at each of ``points``."""
-    fig, ax = plt.subplots(figsize=(5.0, 4.1))
-    xs = np.linspace(-lim, lim, 201)
-    grid_x, grid_y = np.meshgrid(xs, xs)
-    contours = ax.contour(grid_x, grid_y, loss(grid_x, grid_y), levels=12, cmap="cividis",
+def taylor_figure(f, df, d2f, x0: float):
+    """``f`` near x0 with its first-order (tangent) and second-order (parabola) Taylor models."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    xs = np.linspace(x0 - 2.0, x0 + 2.0, 300)
+    dx = xs - x0
+    ax.plot(xs, f(xs), color=PALETTE["black"], label="f(x)")
+    ax.plot(xs, f(x0) + df(x0) * dx, "--", color=PALETTE["blue"], label="first order")
+    ax.plot(xs, f(x0) + df(x0) * dx + 0.5 * d2f(x0) * dx * dx, "-.", color=PALETTE["vermillion"],
+            label="second order")
+    ax.plot([x0], [f(x0)], "o", color=PALETTE["black"], ms=6)
+    ax.set(xlabel="x", ylabel="f(x)", ylim=(f(xs).min() - 1, f(xs).max() + 1))
+    ax.legend(loc="upper left", fontsize=9)
+    return _finished(fig)
+
+
+def gradient_field_figure(loss, grad, points, arrow_scale: float):
+    """Contours of ``loss`` through each of ``points``, and the gradient ``grad`` there as an arrow
+    ``arrow_scale`` times its length. The axes hold every arrow whole; the figure remembers the
+    arrow tips and the axes' half-width (``arrow_tips``, ``axes_limit``) for the chapter's check."""
+    points = np.asarray(points, dtype=float)
+    tips = points + arrow_scale * np.array([grad(p) for p in points])
+    lim = 1.15 * float(np.max(np.abs(np.vstack([points, tips]))))
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    xs = np.linspace(-lim, lim, 241)
+    grid_1, grid_2 = np.meshgrid(xs, xs)
+    levels = np.unique(np.round([loss(*p) for p in points], 10))
+    contours = ax.contour(grid_1, grid_2, loss(grid_1, grid_2), levels=levels, cmap="cividis",
                           linewidths=1.2)
-    ax.clabel(contours, fontsize=8)
-    for point in points:
-        g = grad(np.asarray(point, dtype=float))
-        ax.annotate("", xy=np.asarray(point) + 0.15 * g, xytext=point,
+    ax.clabel(contours, fontsize=8, fmt="%g")
+    for point, tip in zip(points, tips, strict=True):
+        ax.annotate("", xy=tip, xytext=point,
                     arrowprops=dict(arrowstyle="->", color=PALETTE["vermillion"], lw=2))
         ax.plot(*point, "o", color=PALETTE["vermillion"], ms=4)
-    ax.set(xlabel="x", ylabel="y", aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
+    ax.plot([0], [0], "*", color=PALETTE["black"], ms=9)
+    ax.set(xlabel="θ₁", ylabel="θ₂", aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
     ax.grid(False)
-    return _finished(fig)
+    shown = _finished(fig)
+    shown.arrow_tips, shown.axes_limit = tips, lim
+    return shown
 
 
-def graph_figure(nodes: Sequence[str], values: Sequence[float], local: Sequence[str]):
-    """A chain-shaped computational graph: ``nodes`` left to right, each with its forward value
-    above it; each edge labelled below with its local derivative (``local``, one per edge)."""
-    fig, ax = plt.subplots(figsize=(8.0, 2.2))
-    xs = np.arange(len(nodes)) * 1.9
-    for x, name, value in zip(xs, nodes, values, strict=True):
-        ax.text(x, 0, name, ha="center", va="center", fontsize=12,
-                bbox=dict(boxstyle="round,pad=0.4", fc="white", ec=PALETTE["blue"], lw=1.5))
-        ax.text(x, 0.55, f"{value:.3f}", ha="center", fontsize=10, color=PALETTE["blue"])
-    for x0, x1, derivative in zip(xs[:-1], xs[1:], local, strict=True):
-        ax.annotate("", xy=(x1 - 0.45, 0), xytext=(x0 + 0.45, 0),
-                    arrowprops=dict(arrowstyle="->", color=PALETTE["black"], lw=1.5))
-        ax.text((x0 + x1) / 2, -0.5, derivative, ha="center", fontsize=10,
+def graph_figure(nodes: dict, edges: Sequence[tuple[str, str, str]]):
+    """A computational graph. ``nodes`` maps a name to (x, y, label, forward value, adjoint);
+    ``edges`` are (from, to, local derivative). Forward values show above each node (blue), the
+    adjoints ∂L/∂node below it (vermillion), each local derivative beside its edge."""
+    fig, ax = plt.subplots(figsize=(8.8, 3.6))
+    boxes = {}
+    for name, (x, y, label, value, adjoint) in nodes.items():
+        boxes[name] = ax.text(x, y, label, ha="center", va="center", fontsize=11, zorder=3,
+                              bbox=dict(boxstyle="round,pad=0.4", fc="white",
+                                        ec=PALETTE["blue"], lw=1.5))
+        ax.text(x, y + 0.38, f"{value:.4f}", ha="center", va="bottom", fontsize=10,
+                color=PALETTE["blue"])
+        ax.text(x, y - 0.38, f"{adjoint:.4f}", ha="center", va="top", fontsize=10,
                 color=PALETTE["vermillion"])
-    ax.text(xs[0] - 0.9, 0.55, "forward", ha="right", fontsize=9, color=PALETTE["blue"])
-    ax.text(xs[0] - 0.9, -0.5, "local\nderivative", ha="right", fontsize=9,
-            color=PALETTE["vermillion"])
-    ax.set(xlim=(xs[0] - 1.9, xs[-1] + 0.6), ylim=(-0.9, 0.9))
+    for source, target, derivative in edges:
+        (x0, y0), (x1, y1) = nodes[source][:2], nodes[target][:2]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="#444", lw=1.3, shrinkA=3,
+                                    shrinkB=3, patchA=boxes[source], patchB=boxes[target]))
+        # The label sits beside the middle of its edge, on the side facing down the page (the
+        # values above the nodes are in the way upwards); level edges: just above them.
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        if abs(y1 - y0) < 1e-9:
+            ax.text(mx, my + 0.1, derivative, fontsize=9.5, color="#222", ha="center",
+                    va="bottom")
+        else:
+            nx, ny = -(y1 - y0), x1 - x0
+            nx, ny = (nx, ny) if ny < 0 else (-nx, -ny)
+            norm = math.hypot(nx, ny)
+            ax.text(mx + 0.22 * nx / norm, my + 0.22 * ny / norm, derivative, fontsize=9.5,
+                    color="#222", ha="left" if nx > 0 else "right", va="top")
+    xs = [v[0] for v in nodes.values()]
+    ys = [v[1] for v in nodes.values()]
+    ax.text(min(xs) - 0.7, max(ys) + 0.38, "forward", ha="right", va="bottom",
+            fontsize=9, color=PALETTE["blue"])
+    ax.text(min(xs) - 0.7, max(ys) - 0.38, "adjoint\n∂L/∂node", ha="right", va="top",
+            fontsize=9, color=PALETTE["vermillion"])
+    ax.set(xlim=(min(xs) - 1.9, max(xs) + 0.9), ylim=(min(ys) - 0.8, max(ys) + 0.8))
     ax.axis("off")
     return _finished(fig)
 
 
 def iterates_figure(runs: dict[str, np.ndarray]):
-    """θ_t against t for several one-dimensional runs (label → iterates)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    """θ_t against t for several one-dimensional runs (label → iterates), and log₁₀|θ_t| beside
+    it, where the closed form θ_t = (1 − 2η)^t θ_0 is a straight line."""
+    fig, (ax, ax_log) = plt.subplots(1, 2, figsize=(8.6, 3.6))
     for (label, thetas), color in zip(runs.items(), CYCLE, strict=False):
-        ax.plot(np.arange(len(thetas)), thetas, "o-", ms=3, color=color, label=label)
-    ax.axhline(0, color="#888", lw=1)
-    ax.set(xlabel="step t", ylabel="θ_t", ylim=(-3.5, 3.5))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=9, ncols=4)
-    return _finished(fig)
-
-
-def paths_figure(bowl: Bowl, runs: dict[str, np.ndarray], lim: float = 5.0):
-    """Paths of several runs (label → iterates) on the contours of ``bowl``."""
-    fig, ax = _contour_axes(plt.subplots(figsize=(6.4, 4.0))[1], bowl, lim)
-    for (label, path), color in zip(runs.items(), (PALETTE["vermillion"], PALETTE["blue"],
-                                                  PALETTE["green"]), strict=False):
-        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, lw=1.5, color=color, label=label)
-    every_point = np.concatenate(list(runs.values()))
-    low, high = every_point.min(axis=0) - 0.5, every_point.max(axis=0) + 0.5
-    ax.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
-    return _finished(fig)
-
-
-def _contour_axes(ax, bowl: Bowl, lim: float):
-    xs = np.linspace(-lim, lim, 161)
-    grid_x, grid_y = np.meshgrid(xs, xs)
-    levels = np.geomspace(0.02, bowl.loss(lim, lim), 10)
-    ax.contour(grid_x, grid_y, bowl.loss(grid_x, grid_y), levels=levels, cmap="cividis",
-               linewidths=1)
-    ax.plot([0], [0], "*", color=PALETTE["black"], ms=10)
-    ax.set(xlabel="x", ylabel="y", xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
-    ax.grid(False)
-    return ax.figure, ax
-
-
-# --- The gradient-descent stepper ---------------------------------------------------------------
-
-LOG_LOSS_RANGE = (-6.0, 3.0)  # the loss panel shows 10^-6 ≤ L ≤ 10^3 on a log scale
-
-
-class _View:
-    """One bowl's backdrop (contours above, an empty loss panel below) and the geometry of its
-    overlays; frames draw only the path and the loss so far."""
-
-    def __init__(self, bowl: Bowl, lim: float, max_steps: int):
-        self.bowl, self.lim = bowl, lim
-        fig, (ax, ax_loss) = plt.subplots(2, 1, figsize=(6.0, 6.0),
-                                          gridspec_kw={"height_ratios": [3.2, 1]})
-        _contour_axes(ax, bowl, lim)
-        ax.set_title(f"{bowl.name}", fontsize=11)
-        ax_loss.set(xlim=(0, max_steps), ylim=LOG_LOSS_RANGE, xlabel="step t")
-        ticks = np.arange(LOG_LOSS_RANGE[0], LOG_LOSS_RANGE[1] + 1, 3)
-        ax_loss.set_yticks(ticks, [f"$10^{{{t:.0f}}}$" for t in ticks])
-        ax_loss.set_ylabel("loss L")
-        fig.tight_layout()
-        # over_axes draws the figure; doing it once here keeps every frame cheap.
-        self._contour = Canvas.over_axes(fig, ax)
-        self._loss = Canvas.over_axes(fig, ax_loss)
-        self.fig, self.ax = fig, ax
-        self.backdrop_uri = png_data_uri(fig, dpi=80)  # scaled up on the page; saves bytes
-        self.alt = (f"Contour lines of the {bowl.name} around its minimum at the origin, and "
-                    "below them an empty panel for the loss against the step.")
-
-    def backdrop(self) -> str:
-        return (f'<img src="{self.backdrop_uri}" alt="{html.escape(self.alt)}" '
-                f'style="width:100%;max-width:{self._contour.width:.0f}px;display:block">')
-
-    def _blank(self, template: Canvas) -> Canvas:
-        return Canvas(template.width, template.height, template.xlim, template.ylim,
-                      box=template.box, background=None)
-
-    def frames(self, descent: Descent) -> list[str]:
-        path = descent.path
-        losses = self.bowl.loss_at(path)
-        grad_norms = self.bowl.grad_norm_at(path)
+        steps = np.arange(len(thetas))
+        ax.plot(steps, thetas, "o-", ms=3, color=color, label=label)
         with np.errstate(divide="ignore"):
-            log_losses = np.log10(losses)
-        return [self._frame(path, losses, log_losses, grad_norms, step,
-                            diverged=descent.diverged and step == descent.steps)
-                for step in range(len(path))]
-
-    def _frame(self, path, losses, log_losses, grad_norms, step, diverged) -> str:
-        x, y = path[step]
-        contour = self._blank(self._contour)
-        contour.polyline(path[:step + 1, 0], path[:step + 1, 1], PALETTE["vermillion"], width=2)
-        contour.circle(x, y, 6, PALETTE["orange"], edge=PALETTE["black"])
-        loss_panel = self._blank(self._loss)
-        loss_panel.polyline(range(step + 1), log_losses[:step + 1], PALETTE["vermillion"], width=2)
-        loss_panel.circle(step, log_losses[step], 4, PALETTE["orange"], edge=PALETTE["black"])
-        label = (f"Step {step}: the iterate is at x = {x:.3f}, y = {y:.3f}, on the path so far; "
-                 f"loss {losses[step]:.3g}.")
-        layer = '<div style="grid-area:1/1">{}</div>'
-        # Dark text on a light card, like the plots, so the readout reads in dark mode too.
-        readout = (f'<div class="mlbook-readout" style="background:white;color:#222">'
-                   f"step <b>{step}</b> · (x, y) = ({x:.4f}, {y:.4f})"
-                   f" · L = {losses[step]:.4g} · ‖∇L‖ = {grad_norms[step]:.4g}</div>")
-        note = ""
-        if diverged:
-            note = message(f"Diverged: at step {step} the iterate left the region "
-                           f"|x|, |y| ≤ {self.bound:g}, so the run stops here.", "warning")
-        return (f'<div class="mlbook-frame" data-step="{step}" data-x="{x:.10g}" '
-                f'data-y="{y:.10g}" data-loss="{losses[step]:.10g}" '
-                f'data-grad-norm="{grad_norms[step]:.10g}" '
-                f'data-diverged="{str(diverged).lower()}">'
-                f'<div style="display:grid;grid-template-columns:minmax(0,1fr)">'
-                f'{layer.format(contour.to_svg(label))}'
-                f'{layer.format(loss_panel.to_svg(f"Loss against step, up to step {step}."))}'
-                f"</div>{readout}{note}</div>")
-
-    @property
-    def bound(self) -> float:
-        return 2 * self.lim
-
-    def run(self, start, learning_rate, steps: int, momentum: float = 0.0) -> Descent:
-        return gradient_descent(self.bowl.grad, start, learning_rate, steps, momentum,
-                                bound=self.bound)
-
-    def noscript(self, descent: Descent) -> str:
-        """A picture of one whole run, for readers without JavaScript."""
-        line = self.ax.plot(descent.path[:, 0], descent.path[:, 1], "o-", ms=3,
-                            color=PALETTE["vermillion"])[0]
-        uri = png_data_uri(self.fig, dpi=60)
-        line.remove()
-        return noscript_image(uri, f"The {self.bowl.name} with the path of the default "
-                                   "gradient-descent run drawn on its contours.")
+            ax_log.plot(steps, np.log10(np.abs(thetas)), "o-", ms=3, color=color)
+    ax.axhline(0, color="#888", lw=1)
+    ax.set(xlabel="step t", ylabel=r"$\theta_t$", ylim=(-3.5, 3.5))
+    ax_log.set(xlabel="step t", ylabel=r"$\log_{10}|\theta_t|$")
+    fig.legend(loc="lower center", ncols=4, fontsize=9, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return _finished(fig, layout=False)
 
 
-def descent_explorer(bowls: Sequence[Bowl], starts: Sequence[tuple[float, float]],
-                     learning_rates: Sequence[float], steps: int = 15,
-                     lim: float = 5.0) -> widgets.Widget:
-    """Step through gradient descent on each bowl, from each start, at each learning rate.
-
-    In a live kernel, controls below the stepper run any learning rate, start and momentum.
-    """
-    for eta in learning_rates:  # before any figure is drawn, so a bad value leaves none open
-        check_learning_rate(eta)
-    views = {bowl.name: _View(bowl, lim, steps) for bowl in bowls}
-    runs = {}
-    for view in views.values():
-        for start in starts:
-            for eta in learning_rates:
-                key = (view.bowl.name, _start_label(start), f"{eta:g}")
-                runs[key] = view.frames(view.run(start, eta, steps))
-    stepper = Stepper(runs, dims=["function", "start", "learning rate η"],
-                      backdrops={name: view.backdrop() for name, view in views.items()})
-    first = views[bowls[0].name]
-    fallback = first.noscript(first.run(starts[0], learning_rates[0], steps))
-    for view in views.values():
-        plt.close(view.fig)
-    if is_static_build():
-        return DescentExplorer(stepper, fallback)
-    return DescentExplorer(widgets.VBox([stepper, _LiveControls(views, steps, lim)]), fallback)
+def _contours(ax, surface: Surface, extent=None, levels=None):
+    x0, x1, y0, y1 = extent or surface.extent
+    grid_1, grid_2 = np.meshgrid(np.linspace(x0, x1, 161), np.linspace(y0, y1, 161))
+    gap = surface.loss(grid_1, grid_2) - surface.min_value()
+    ax.contour(grid_1, grid_2, gap, levels=levels or surface.levels(), cmap="cividis",
+               linewidths=0.9)
+    for point in surface.minima():
+        ax.plot(*point, "*", color=PALETTE["black"], ms=10)
+    ax.set(xlabel="θ₁", ylabel="θ₂", xlim=(x0, x1), ylim=(y0, y1), aspect="equal")
+    ax.grid(False)
 
 
-@dataclass(frozen=True)
-class DescentExplorer:
-    """The widget, shown after an image of the default run that only readers without JavaScript
-    see (a widget needs JavaScript, so the fallback must sit outside it)."""
+def momentum_figure(surface: Surface, runs: dict[str, np.ndarray], rates: dict[str, float]):
+    """Paths of several runs (label → iterates) on ``surface``, and beside them L − L* against
+    the step on a log scale, each with the dashed line (L₀ − L*) ρ^2t of its predicted rate ρ."""
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(9.0, 3.9),
+                                      gridspec_kw={"width_ratios": [1.1, 1]})
+    _contours(ax, surface)
+    colors = (PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"], PALETTE["purple"])
+    lowest = np.inf
+    for (label, path), color in zip(runs.items(), colors, strict=False):
+        ax.plot(path[:, 0], path[:, 1], "o-", ms=2.5, lw=1.3, color=color, label=label)
+        gap = surface.loss(path[:, 0], path[:, 1]) - surface.min_value()
+        lowest = min(lowest, gap[gap > 0].min())
+        steps = np.arange(len(path))
+        ax_loss.semilogy(steps, gap, "o-", ms=2.5, lw=1.3, color=color)
+        ax_loss.semilogy(steps, gap[0] * rates[label] ** (2 * steps), "--", lw=1, color=color)
+    ax_loss.set(xlabel="step t", ylabel=r"$L(\theta_t) - L^*$",
+                ylim=(max(lowest / 10, 1e-16), None))
+    fig.legend(loc="lower center", ncols=len(runs), fontsize=9, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _finished(fig, layout=False)
 
-    widget: widgets.Widget
-    noscript_html: str
 
-    def _ipython_display_(self):
-        display(HTML(self.noscript_html))
-        display(self.widget)
+def landscape_figure(panels: Sequence[tuple[Surface, dict[str, np.ndarray]]]):
+    """Side by side, each surface with its critical points (minima ★, saddles ✕) and the paths
+    of a few runs (label → iterates)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.0))
+    for ax, (surface, runs) in zip(np.atleast_1d(axes), panels, strict=True):
+        _contours(ax, surface)
+        for point in surface.critical_points():
+            if np.linalg.eigvalsh(surface.hessian(*point)).min() < 0:
+                ax.plot(*point, "X", color=PALETTE["black"], ms=9)
+        for (label, path), color in zip(runs.items(), (PALETTE["vermillion"], PALETTE["blue"],
+                                                       PALETTE["green"]), strict=False):
+            ax.plot(path[:, 0], path[:, 1], "o-", ms=2, lw=1.2, color=color, label=label)
+            ax.plot(*path[0], "o", ms=6, mfc="white", color=color)
+        ax.set_title(surface.name, fontsize=11)
+        ax.legend(loc="lower left", fontsize=8.5, framealpha=0.9, frameon=True)
+    return _finished(fig)
 
 
-def _start_label(start) -> str:
-    return "({:g}, {:g})".format(*start)
-
-
-class _LiveControls(widgets.VBox):
-    """Controls for any run (live kernel only): bad input gives a message, never a traceback."""
-
-    def __init__(self, views: dict[str, _View], steps: int, lim: float):
-        self.views, self.steps, self.lim = views, steps, lim
-        text = dict(layout=widgets.Layout(width="11em"), style={"description_width": "initial"})
-        self.function = widgets.Dropdown(options=list(views), description="function",
-                                         style={"description_width": "initial"})
-        self.learning_rate = widgets.Text("0.3", description="η", **text)
-        self.start_x = widgets.Text("-4", description="start x", **text)
-        self.start_y = widgets.Text("3", description="start y", **text)
-        self.momentum = widgets.Text("0", description="momentum β", **text)
-        self.button = widgets.Button(description="Run", button_style="primary")
-        self.status = widgets.HTML()
-        self.result = widgets.VBox()
-        self.button.on_click(lambda _: self.run())
-        inputs = widgets.HBox([self.function, self.learning_rate, self.start_x, self.start_y,
-                               self.momentum, self.button],
-                              layout=widgets.Layout(flex_flow="row wrap"))
-        super().__init__([widgets.HTML("<b>Your own run</b> (any η, start and momentum):"),
-                          inputs, self.status, self.result])
-
-    def run(self) -> None:
-        try:
-            view = self.views[self.function.value]
-            start = (_number(self.start_x.value, "start x"), _number(self.start_y.value, "start y"))
-            if max(abs(start[0]), abs(start[1])) > self.lim:
-                raise ValueError(f"The start {_start_label(start)} is outside the plot: choose "
-                                 f"-{self.lim:g} ≤ x, y ≤ {self.lim:g}.")
-            descent = view.run(start, self.learning_rate.value, self.steps, self.momentum.value)
-        except ValueError as error:
-            self.status.value = message(str(error), "error")
-            return
-        self.status.value = (
-            message(f"This run diverged at step {descent.steps}.", "warning") if descent.diverged
-            else message(f"Ran {descent.steps} steps.", "info"))
-        key = (view.bowl.name,)
-        stepper = Stepper({key: view.frames(descent)}, dims=["function"],
-                          backdrops={view.bowl.name: view.backdrop()})
-        self.result.children = [stepper]
+def explorer_figure(surface: Surface, descent: Descent):
+    """The explorer's default view as a picture: the path on the contours, and L − L* against the
+    step (the widget's fallback where JavaScript is off)."""
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(8.0, 3.6))
+    _contours(ax, surface)
+    path = descent.path
+    inside = np.all((path[:, 0:1] >= surface.extent[0]) & (path[:, 0:1] <= surface.extent[1]),
+                    axis=1)
+    ax.plot(path[:, 0], path[:, 1], "-", lw=1.4, color=PALETTE["vermillion"])
+    ax.plot(path[inside, 0], path[inside, 1], "o", ms=2.5, color=PALETTE["vermillion"])
+    ax.plot(*path[0], "o", ms=7, mfc="white", color=PALETTE["vermillion"])
+    gap = surface.loss(path[:, 0], path[:, 1]) - surface.min_value()
+    ax_loss.semilogy(np.arange(len(path)), np.maximum(gap, 1e-300), "-",
+                     color=PALETTE["vermillion"])
+    ax_loss.set(xlabel="step t", ylabel=r"$L(\theta_t) - L^*$")
+    return _finished(fig)

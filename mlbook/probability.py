@@ -370,7 +370,8 @@ def coverage(method: str, n: int, p, prior_a: float = 1.0, prior_b: float = 1.0)
 
 REPEATS = 100            # the explorer repeats each experiment this many times
 MAX_FLIPS = 10_000       # flips per experiment: beyond this a redraw takes too long
-MAX_SEED = (2**32 - REPEATS) // REPEATS  # experiment r of seed s uses the stream 100 s + r < 2³²
+MAX_SEED = 99_999        # experiment r of seed s flips with the stream 100 s + r (below 10⁷)
+MAX_PRIOR = 10_000       # a Beta prior's a and b: beyond this its quantiles take too long
 _STEP = 0x6D2B79F5       # mulberry32's increment (odd, so the state visits all 2³² values)
 _MASK = 0xFFFFFFFF
 
@@ -412,26 +413,39 @@ def experiment_heads(seed: int, n: int, p: float) -> list[int]:
     return [int(coin_flips(REPEATS * seed + r, n, p).sum()) for r in range(REPEATS)]
 
 
+def covers(method: str, heads: int, n: int, p: float, prior_a: float = 1.0,
+           prior_b: float = 1.0) -> bool:
+    """Whether the 95% interval ``method`` after k heads in n flips holds p. For the credible
+    interval that is 0.025 ≤ P(X ≤ p) ≤ 0.975 for the posterior X: one value of its CDF, no
+    quantiles."""
+    if method == "credible":
+        return 0.025 <= beta_cdf(p, prior_a + heads, prior_b + n - heads) <= 0.975
+    low, high = interval(method, heads, n)
+    return low <= p <= high
+
+
 def explorer_summary(true_p: float, flips: int, seed: int, prior_a: float = 1.0,
-                     prior_b: float = 1.0) -> dict:
-    """What the likelihood explorer shows for these settings, computed as the browser does."""
+                     prior_b: float = 1.0, method: str = "wald") -> dict:
+    """What the likelihood explorer shows for these settings (``method``: the interval drawn for
+    each repeat), computed as the browser does. Repeats with the same k share one computation."""
     heads = experiment_heads(seed, flips, true_p)
+    distinct = sorted(set(heads))
     p_hat, se = coin_mle(heads[0], flips)
     a, b = prior_a + heads[0], prior_b + flips - heads[0]
-    intervals = {}  # (method, k) → interval: experiments with the same k share one
-    for method in METHODS:
-        for k in set(heads):
-            intervals[method, k] = interval(method, k, flips, prior_a, prior_b)
-
-    def covers(method, k):
-        low, high = intervals[method, k]
-        return low <= true_p <= high
-
+    covered = {}
+    for m in METHODS:
+        hits = {k: covers(m, k, flips, true_p, prior_a, prior_b) for k in distinct}
+        covered[m] = sum(hits[k] for k in heads)
+    drawn = {k: interval(method, k, flips, prior_a, prior_b) for k in distinct}
+    hits = {k: covers(method, k, flips, true_p, prior_a, prior_b) for k in distinct}
     return {"heads": heads[0], "mle": p_hat, "se": se,
-            "intervals": {m: list(intervals[m, heads[0]]) for m in METHODS},
+            "intervals": {m: list(interval(m, heads[0], flips, prior_a, prior_b))
+                          for m in METHODS},
             "posterior_mean": a / (a + b),
             "repeat_heads": heads,
-            "covered": {m: sum(covers(m, k) for k in heads) for m in METHODS}}
+            "covered": covered,
+            "repeat_intervals": [list(drawn[k]) for k in heads],
+            "repeat_hits": [hits[k] for k in heads]}
 
 
 # --- The likelihood explorer -------------------------------------------------------------------
@@ -476,9 +490,9 @@ class LikelihoodExplorer(BookWidget):
     @traitlets.validate("prior_a", "prior_b")
     def _check_prior(self, proposal):
         value, name = proposal["value"], proposal["trait"].name
-        if not (math.isfinite(value) and 0 < value <= 1e6):
-            raise traitlets.TraitError(f"{name} must be a number above 0 and at most 1e6 "
-                                       f"(a Beta prior's pseudo-counts); got {value}.")
+        if not (math.isfinite(value) and 0 < value <= MAX_PRIOR):
+            raise traitlets.TraitError(f"{name} must be a number above 0 and at most "
+                                       f"{MAX_PRIOR} (a Beta prior's pseudo-counts); got {value}.")
         return value
 
     @traitlets.validate("interval")
@@ -489,7 +503,8 @@ class LikelihoodExplorer(BookWidget):
         return proposal["value"]
 
     def summary(self) -> dict:
-        return explorer_summary(self.true_p, self.flips, self.seed, self.prior_a, self.prior_b)
+        return explorer_summary(self.true_p, self.flips, self.seed, self.prior_a, self.prior_b,
+                                self.interval)
 
     def fallback(self) -> str:
         shown = self.summary()
@@ -522,7 +537,7 @@ def explorer_figure(explorer: LikelihoodExplorer, shown: dict):
     curve.plot(grid, np.exp(log_lik - log_lik.max()), color=PALETTE["blue"], label="likelihood")
     curve.axvline(explorer.true_p, color=PALETTE["black"], ls="--", lw=1, label="true p")
     low, high = shown["intervals"][method]
-    hit = low <= explorer.true_p <= high
+    hit = shown["repeat_hits"][0]  # the run shown is experiment 0
     curve.plot([low, high], [0.05, 0.05], lw=5,
                color=PALETTE["blue"] if hit else PALETTE["vermillion"],
                label=f"{_METHOD_NAMES[method]} 95% interval")
@@ -530,10 +545,9 @@ def explorer_figure(explorer: LikelihoodExplorer, shown: dict):
     curve.set(xlabel="p", ylabel="likelihood (max = 1)", xlim=xlim, ylim=(0, 1.1),
               title=f"{k} heads in {n} flips")
     curve.legend(fontsize=8, loc="upper right")
-    for r, heads in enumerate(shown["repeat_heads"]):
-        low, high = interval(method, heads, n, explorer.prior_a, explorer.prior_b)
-        hit = low <= explorer.true_p <= high
-        repeats.plot([low, high], [r + 1, r + 1], lw=1.2,
+    for r, ((low, high), hit) in enumerate(zip(shown["repeat_intervals"], shown["repeat_hits"],
+                                               strict=True)):
+        repeats.plot([low, high], [r + 1, r + 1], lw=2.5 if r == 0 else 1.2,
                      color=PALETTE["blue"] if hit else PALETTE["vermillion"])
     repeats.axvline(explorer.true_p, color=PALETTE["black"], ls="--", lw=1)
     repeats.set(xlabel="p", ylabel="experiment", xlim=xlim, ylim=(0, REPEATS + 1),

@@ -260,28 +260,16 @@ def _gd(ws, learning_rate=0.1, start=(1.0, 2.0), steps=5, momentum=0.0, grad=Non
                             momentum)
 
 
-def _calculus_live(**typed):
-    """Type into the calculus explorer's live controls, press Run; the message shown."""
-    from mlbook.calculus import Bowl, _LiveControls, descent_explorer
+def _explorer(**traits):
+    from mlbook.calculus import DescentExplorer
 
-    os.environ.pop("MLBOOK_BUILD", None)
-    explorer = descent_explorer([Bowl("round bowl", 1.0, 1.0)], [(-4.0, 3.0)], [0.1], steps=4)
-    (controls,) = _find(explorer.widget, _LiveControls)
-    for name, value in typed.items():
-        getattr(controls, name).value = value
-    controls.run()
-    return controls.status.value
+    return DescentExplorer(**traits)
 
 
-def _calculus_static(learning_rates):
-    from mlbook.calculus import Bowl, descent_explorer
+def _calculus(name, *args):
+    import mlbook.calculus
 
-    os.environ["MLBOOK_BUILD"] = "static"
-    try:
-        return descent_explorer([Bowl("round bowl", 1.0, 1.0)], [(-4.0, 3.0)], learning_rates,
-                                steps=4)
-    finally:
-        os.environ.pop("MLBOOK_BUILD")
+    return getattr(mlbook.calculus, name)(*args)
 
 
 CASES += [
@@ -309,22 +297,28 @@ CASES += [
          lambda ws: _gd(ws, grad=lambda theta: np.ones(3)), match=r"shape"),
     Case("calculus-gradient_descent-start-empty", lambda ws: _gd(ws, start=()),
          match="start"),
-    # mlbook.calculus.descent_explorer: author-given learning rates
-    *learning_rate_rows("calculus-descent_explorer", lambda ws, eta: _calculus_static([eta]),
+    # mlbook.calculus.DescentExplorer, set up from Python (what a reader types into it is
+    # checked in the browser: tests/test_calculus.py::test_bad_input_shows_a_message_in_the_widget)
+    *learning_rate_rows("calculus-DescentExplorer", lambda ws, eta: _explorer(learning_rate=eta),
+                        match=r"learning rate η.*(must|too large)", raises=(TraitError,)),
+    *[Case(f"calculus-DescentExplorer-{name}", lambda ws, t=traits: _explorer(**t), match=match,
+           raises=(TraitError,))
+      for name, traits, match in [
+          ("surface-unknown", {"surface": "moon"}, "surface must be one of"),
+          ("momentum-one", {"momentum": 1.0}, "momentum β must satisfy"),
+          ("momentum-nan", {"momentum": math.nan}, "momentum β must be a finite"),
+          ("start-nan", {"start": (math.nan, 0.0)}, "start must be a finite"),
+          ("start-far", {"start": (1e5, 0.0)}, "far off the plot"),
+          ("steps-zero", {"steps": 0}, "steps must be a whole number from 1"),
+          ("steps-huge", {"steps": 10**6}, "steps must be a whole number from 1"),
+          ("step-negative", {"step": -1}, "step must be 0 or more")]],
+    # the rates and limits the chapter derives
+    Case("calculus-stability_limit-at-a-saddle",
+         lambda ws: _calculus("stability_limit", [[1.0, 0.0], [0.0, -1.0]]),
+         match="not all positive"),
+    *learning_rate_rows("calculus-convergence_rate",
+                        lambda ws, eta: _calculus("convergence_rate", [0.2, 2.0], eta),
                         match=r"learning rate η.*(must|too large)"),
-    # the live controls: a message in the widget, never a traceback
-    *[Case(f"calculus-live-eta-{name}", lambda ws, t=text: _calculus_live(learning_rate=t),
-           match=match, message="error")
-      for name, text, match in [
-          ("zero", "0", "must be positive"), ("negative", "-0.1", "must be positive"),
-          ("nan", "nan", "finite number"), ("inf", "inf", "finite number"),
-          ("huge", "1e9", "too large"), ("not-a-number", "abc", "must be a number")]],
-    Case("calculus-live-start-outside", lambda ws: _calculus_live(start_x="40"),
-         match="outside the plot", message="error"),
-    Case("calculus-live-momentum-one", lambda ws: _calculus_live(momentum="1"),
-         match="momentum β must satisfy", message="error"),
-    Case("calculus-live-diverges", lambda ws: _calculus_live(learning_rate="1.5"),
-         match="diverged", message="warning"),
 ]
 
 
@@ -355,22 +349,6 @@ def _coin_explorer(**traits):
     from mlbook.probability import LikelihoodExplorer
 
     return LikelihoodExplorer(**traits)
-
-
-def _mnist_snapshots(steps=2):
-    from mlbook.mnist import Snapshot
-
-    rng = np.random.default_rng(0)
-    return [Snapshot(step, rng.normal(size=(784, 10)), 2.3 - 0.1 * step, 0.1 + 0.1 * step)
-            for step in range(steps)]
-
-
-def _mnist_live(eta, batch):
-    from mlbook.mnist import sgd_stepper
-
-    os.environ.pop("MLBOOK_BUILD", None)
-    return _submit(sgd_stepper({"0.5": _mnist_snapshots()}, train=lambda e, b: _mnist_snapshots()),
-                   eta, batch)
 
 
 def _submit(view, number, count) -> str:
@@ -443,7 +421,7 @@ CASES += [
           ("seed-huge", {"seed": 2**40}, "seed must"),
           ("prior-zero", {"prior_a": 0.0}, "prior_a must be a number above 0"),
           ("prior-nan", {"prior_b": math.nan}, "prior_b must be a number above 0"),
-          ("prior-huge", {"prior_a": 1e9}, "at most 1e6"),
+          ("prior-huge", {"prior_a": 1e9}, "at most 10000"),
           ("interval-unknown", {"interval": "bayes"}, "interval must be one of")]],
     Case("probability-interval-unknown-method",
          lambda ws: _probability("interval", "exact", 3, 10), match="must be one of"),
@@ -473,13 +451,6 @@ CASES += [
     Case("probability-softmax-empty", lambda ws: _probability("softmax", []),
          match="empty|no scores"),
     # mlbook.mnist
-    *[Case(f"mnist-live-eta-{name}", lambda ws, v=value: _mnist_live(v, 64),
-           match="learning rate η with 0 < η ≤ 100", message="error")
-      for name, value in BAD_LEARNING_RATES.items()],
-    Case("mnist-live-batch-zero", lambda ws: _mnist_live(0.5, 0), match="batch size between",
-         message="error"),
-    Case("mnist-live-batch-huge", lambda ws: _mnist_live(0.5, 10**6), match="batch size between",
-         message="error"),
     Case("mnist-split_indices-fraction-zero", lambda ws: _mnist("split_indices", 100, 0.0),
          match="validation_fraction must lie strictly between"),
     Case("mnist-split_indices-fraction-nan", lambda ws: _mnist("split_indices", 100, math.nan),
@@ -498,8 +469,23 @@ CASES += [
          match="std"),
     Case("mnist-confusion_matrix-label-out-of-range",
          lambda ws: _mnist("confusion_matrix", [10], [0]), match="digit|label|0.*9"),
-    Case("mnist-sgd_stepper-no-runs", lambda ws: _mnist("sgd_stepper", {}),
-         match="at least one run|no run"),
+    Case("mnist-mnist_style-blank", lambda ws: _mnist("mnist_style", np.full((50, 50), 0.5)),
+         match="no digit found"),
+    Case("mnist-mnist_style-colour", lambda ws: _mnist("mnist_style", np.zeros((28, 28, 3))),
+         match="2-D array.*convert"),
+    Case("mnist-mnist_style-nan", lambda ws: _mnist("mnist_style", np.full((28, 28), math.nan)),
+         match="finite"),
+    Case("mnist-mnist_style-over-255", lambda ws: _mnist("mnist_style", np.full((28, 28), 300)),
+         match="0 to 255"),
+    Case("mnist-standard_error-accuracy-above-1", lambda ws: _mnist("standard_error", 1.5, 100),
+         match="accuracy in \\[0, 1\\]"),
+    Case("mnist-standard_error-no-images", lambda ws: _mnist("standard_error", 0.9, 0),
+         match="n ≥ 1"),
+    Case("mnist-load_full_results-missing", lambda ws: _mnist("load_full_results", ws / "no.json"),
+         match="bench_mnist.py", raises=(FileNotFoundError,)),
+    Case("mnist-check_full_results-not-a-results-file",
+         lambda ws: _mnist("check_full_results", {"schema": 1}, {}, ""),
+         match="lacks.*bench_mnist.py"),
 ]
 
 

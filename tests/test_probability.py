@@ -239,14 +239,17 @@ def test_the_repeats_never_share_draws():
     assert min(min(s, 2**32 - s) for s in shifts) > prob.MAX_FLIPS
 
 
-def test_summary_counts_the_covering_intervals():
-    shown = prob.explorer_summary(0.3, 100, 2)
+@pytest.mark.parametrize("method", prob.METHODS)
+def test_summary_counts_the_covering_intervals(method):
+    shown = prob.explorer_summary(0.3, 100, 2, method=method)
     heads = shown["repeat_heads"]
     assert heads[0] == shown["heads"] == int(prob.coin_flips(200, 100, 0.3).sum())
-    for method in prob.METHODS:
-        count = sum(prob.interval(method, k, 100)[0] <= 0.3 <= prob.interval(method, k, 100)[1]
-                    for k in heads)
-        assert shown["covered"][method] == count
+    # counted from the interval's end points (the summary uses the posterior's CDF for
+    # the credible interval: the two must agree)
+    hits = [prob.interval(method, k, 100)[0] <= 0.3 <= prob.interval(method, k, 100)[1]
+            for k in heads]
+    assert shown["covered"][method] == sum(hits)
+    assert shown["repeat_hits"] == hits
 
 
 def test_fallback_shows_the_default_run():
@@ -276,6 +279,13 @@ def _close(a, b, rel=1e-9):
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
 
 
+def test_browser_and_python_share_the_limits(module_page):
+    limits = module_page.evaluate(
+        "() => [window.mlbookModule.REPEATS, window.mlbookModule.MAX_FLIPS, "
+        "window.mlbookModule.MAX_SEED]")
+    assert limits == [prob.REPEATS, prob.MAX_FLIPS, prob.MAX_SEED]
+
+
 def test_browser_view_range_matches_python(module_page):
     for true_p, flips in [(0.3, 1), (0.3, 100), (0.02, 5_000), (0.99, 10_000), (0.5, 400)]:
         assert call_js(module_page, "viewRange", true_p, flips) == pytest.approx(
@@ -293,15 +303,20 @@ def test_browser_beta_and_gamma_match_python(module_page):
                           prob.beta_quantile(q, a, b))
 
 
-@pytest.mark.parametrize(("true_p", "flips", "seed", "a", "b"), [
-    (0.3, 100, 2, 1, 1), (0.7, 10, 0, 1, 1), (0.5, 1, 3, 0.5, 0.5), (0.01, 2_000, 9, 20, 20),
-    (1.0, 50, 1, 1, 1), (0.0, 50, 1, 1, 1), (0.3, prob.MAX_FLIPS, 0, 1, 1)])
-def test_browser_summary_matches_python(module_page, true_p, flips, seed, a, b):
+@pytest.mark.parametrize(("true_p", "flips", "seed", "a", "b", "method"), [
+    (0.3, 100, 2, 1, 1, "wald"), (0.7, 10, 0, 1, 1, "wilson"),
+    (0.5, 1, 3, 0.5, 0.5, "credible"), (0.01, 2_000, 9, 20, 20, "credible"),
+    (1.0, 50, 1, 1, 1, "wald"), (0.0, 50, 1, 1, 1, "credible"),
+    (0.3, prob.MAX_FLIPS, 0, 1, 1, "wald"), (0.5, 300, 4, prob.MAX_PRIOR, 0.01, "credible")])
+def test_browser_summary_matches_python(module_page, true_p, flips, seed, a, b, method):
     shown = call_js(module_page, "summary", {"trueP": true_p, "flips": flips, "seed": seed,
-                                             "priorA": a, "priorB": b})
-    expected = prob.explorer_summary(true_p, flips, seed, a, b)
+                                             "priorA": a, "priorB": b, "method": method})
+    expected = prob.explorer_summary(true_p, flips, seed, a, b, method)
     assert shown["repeat_heads"] == expected["repeat_heads"]
     assert shown["covered"] == expected["covered"]
+    assert shown["repeat_hits"] == expected["repeat_hits"]
+    for got, want in zip(shown["repeat_intervals"], expected["repeat_intervals"], strict=True):
+        assert all(_close(g, w) or abs(g - w) < 1e-300 for g, w in zip(got, want, strict=True))
     for key in ("mle", "se", "posterior_mean"):
         assert _close(shown[key], expected[key]), key
     for method in prob.METHODS:
@@ -330,14 +345,13 @@ def _readout(root) -> dict:
 
 def _assert_shows(root, true_p, flips, seed, a=1.0, b=1.0, method="wald"):
     shown = _readout(root)
-    expected = prob.explorer_summary(true_p, flips, seed, a, b)
+    expected = prob.explorer_summary(true_p, flips, seed, a, b, method)
     assert (shown["heads"], shown["flips"]) == (expected["heads"], flips)
     assert shown["mle"] == pytest.approx(expected["mle"], rel=5e-4, abs=1e-12)
     assert shown["covered"] == expected["covered"]
     for m in prob.METHODS:
         assert shown[m] == pytest.approx(tuple(expected["intervals"][m]), rel=5e-4, abs=1e-12)
-    low, high = expected["intervals"][method]
-    assert shown["verdict"] == ("covers" if low <= true_p <= high else "misses")
+    assert shown["verdict"] == ("covers" if expected["repeat_hits"][0] else "misses")
     assert float(root.get_attribute("data-mle")) == pytest.approx(expected["mle"], rel=1e-12)
     assert int(root.get_attribute("data-covered")) == expected["covered"][method]
     misses = root.locator("svg line.miss, svg path.miss").count()
@@ -406,6 +420,7 @@ def test_the_slider_sets_the_number_of_flips(sandbox_page, sandbox):
     ("seed of the random flips", "-1", "at least 0"),
     ("seed of the random flips", "1e12", "at most"),
     ("prior Beta(a, b): a", "0", "greater than 0"),
+    ("prior Beta(a, b): a", "1e6", "at most 10000"),
     ("prior Beta(a, b): b", "NaN", "not a number"),
 ])
 def test_bad_input_shows_a_message_and_keeps_the_run(sandbox_page, sandbox, label, typed, says):

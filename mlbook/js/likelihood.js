@@ -1,4 +1,4 @@
-// ---- mlbook/js/likelihood.js: the likelihood explorer (mlbook.probability.LikelihoodExplorer) -----
+// ---- mlbook/js/likelihood.js: the likelihood explorer (mlbook.probability.LikelihoodExplorer) ---
 // Flip a coin in the reader's browser: the likelihood and the Beta posterior of its p, the MLE and
 // a 95% interval, and the experiment repeated REPEATS times with how many intervals cover p.
 // The numerics mirror mlbook/probability.py line for line (tests/test_probability.py checks that
@@ -6,7 +6,8 @@
 
 export const REPEATS = 100;
 export const MAX_FLIPS = 10000;
-export const MAX_SEED = Math.floor((2 ** 32 - REPEATS) / REPEATS);
+export const MAX_SEED = 99999; // experiment r of seed s flips with the stream REPEATS·s + r
+export const MAX_PRIOR = 10000; // a Beta prior's a and b: beyond this its quantiles take too long
 const Z95 = 1.959963984540054; // the 97.5% point of the standard Gaussian (1.96, rounded)
 const METHODS = ["wald", "wilson", "credible"];
 const METHOD_NAMES = { wald: "Wald", wilson: "Wilson", credible: "credible" };
@@ -142,34 +143,46 @@ export function interval(method, heads, n, priorA, priorB) {
   return credibleInterval(heads, n, priorA, priorB);
 }
 
-/** What the explorer shows for these settings (mlbook.probability.explorer_summary). */
-export function summary({ trueP, flips, seed, priorA, priorB }) {
+/**
+ * Whether the 95% interval `method` after k heads in n flips holds p. For the credible interval
+ * that is 0.025 ≤ P(X ≤ p) ≤ 0.975 for the posterior X: one value of its CDF, no quantiles.
+ */
+export function covers(method, heads, n, p, priorA, priorB) {
+  if (method === "credible") {
+    const cdf = betaCdf(p, priorA + heads, priorB + n - heads);
+    return cdf >= 0.025 && cdf <= 0.975;
+  }
+  const [low, high] = interval(method, heads, n, priorA, priorB);
+  return low <= p && p <= high;
+}
+
+/**
+ * What the explorer shows for these settings (`method`: the interval drawn for each repeat), as
+ * mlbook.probability.explorer_summary computes it. Repeats with the same k share one computation.
+ */
+export function summary({ trueP, flips, seed, priorA, priorB, method = "wald" }) {
   const repeatHeads = experimentHeads(seed, flips, trueP);
+  const distinct = [...new Set(repeatHeads)];
   const heads = repeatHeads[0];
   const mle = heads / flips;
-  const intervals = new Map(); // "method k" → interval: experiments with the same k share one
-  for (const method of METHODS) {
-    for (const k of new Set(repeatHeads)) {
-      intervals.set(`${method} ${k}`, interval(method, k, flips, priorA, priorB));
-    }
-  }
   const covered = {};
-  for (const method of METHODS) {
-    covered[method] = repeatHeads.filter((k) => {
-      const [low, high] = intervals.get(`${method} ${k}`);
-      return low <= trueP && trueP <= high;
-    }).length;
+  for (const m of METHODS) {
+    const hits = new Map(distinct.map((k) => [k, covers(m, k, flips, trueP, priorA, priorB)]));
+    covered[m] = repeatHeads.filter((k) => hits.get(k)).length;
   }
+  const drawn = new Map(distinct.map((k) => [k, interval(method, k, flips, priorA, priorB)]));
+  const hits = new Map(distinct.map((k) => [k, covers(method, k, flips, trueP, priorA, priorB)]));
   const a = priorA + heads;
   const b = priorB + flips - heads;
   return {
     heads, mle, se: Math.sqrt((mle * (1 - mle)) / flips),
-    intervals: Object.fromEntries(METHODS.map((m) => [m, intervals.get(`${m} ${heads}`)])),
+    intervals: Object.fromEntries(METHODS.map((m) => [m,
+      interval(m, heads, flips, priorA, priorB)])),
     posterior_mean: a / (a + b),
     repeat_heads: repeatHeads,
     covered,
-    repeat_intervals: Object.fromEntries(METHODS.map((m) => [m,
-      repeatHeads.map((k) => intervals.get(`${m} ${k}`))])),
+    repeat_intervals: repeatHeads.map((k) => drawn.get(k)),
+    repeat_hits: repeatHeads.map((k) => hits.get(k)),
   };
 }
 
@@ -195,7 +208,7 @@ function curvePanel(settings, shown) {
   const [from, to] = viewRange(trueP, flips);
   const GRID = Array.from({ length: 1001 }, (_, i) => from + ((to - from) * i) / 1000);
   const [low, high] = shown.intervals[method];
-  const hit = low <= trueP && trueP <= high;
+  const hit = shown.repeat_hits[0]; // the run shown is experiment 0
   const label = `Likelihood of p after ${shown.heads} heads in ${flips} flips, peaking at the `
     + `estimate ${fmt(shown.mle)}; the ${METHOD_NAMES[method]} 95% interval runs from `
     + `${fmt(low)} to ${fmt(high)} and ${hit ? "covers" : "misses"} the true p = ${fmt(trueP)}.`;
@@ -226,8 +239,8 @@ function repeatsPanel(settings, shown) {
   const { svg, x, y, layer } = plot({ width: 380, height: 270, x: viewRange(trueP, flips),
     y: [0, REPEATS + 1],
     xlabel: "p", ylabel: "experiment", label });
-  shown.repeat_intervals[method].forEach(([low, high], r) => {
-    const hit = low <= trueP && trueP <= high;
+  shown.repeat_intervals.forEach(([low, high], r) => {
+    const hit = shown.repeat_hits[r];
     layer.append(line(x, y, [[low, r + 1], [high, r + 1]], {
       stroke: hit ? COLORS.blue : COLORS.vermillion, "stroke-width": r === 0 ? 3.5 : 1.6,
       class: hit ? "hit" : "miss" }));
@@ -271,10 +284,10 @@ function render({ model, el }) {
     max: MAX_SEED, integer: true, width: "7em", title: "seed of the random flips",
     onValue: (v) => save(model, { seed: v }) });
   const aBox = numberBox(root, { label: "prior a", value: model.get("prior_a"), positive: true,
-    max: 1e6, width: "4.5em", title: "prior Beta(a, b): a", onValue: (v) => save(model,
+    max: MAX_PRIOR, width: "4.5em", title: "prior Beta(a, b): a", onValue: (v) => save(model,
       { prior_a: v }) });
   const bBox = numberBox(root, { label: "b", value: model.get("prior_b"), positive: true,
-    max: 1e6, width: "4.5em", title: "prior Beta(a, b): b", onValue: (v) => save(model,
+    max: MAX_PRIOR, width: "4.5em", title: "prior Beta(a, b): b", onValue: (v) => save(model,
       { prior_b: v }) });
   const select = h("select", { "aria-label": "interval", "data-bench": "value:wilson|credible|wald",
     onchange: guard(root, () => save(model, { interval: select.value })) },
@@ -320,7 +333,7 @@ function render({ model, el }) {
     select.value = now.method;
     figures.replaceChildren(curvePanel(now, shown), repeatsPanel(now, shown));
     const [low, high] = shown.intervals[now.method];
-    const hit = low <= now.trueP && now.trueP <= high;
+    const hit = shown.repeat_hits[0];
     const intervals = METHODS.map((m) => `${METHOD_NAMES[m]} [${fmt(shown.intervals[m][0])}, `
       + `${fmt(shown.intervals[m][1])}]`).join(" · ");
     estimate.textContent = `${shown.heads} heads in ${now.flips} flips · MLE p̂ = k/n = `
