@@ -623,7 +623,10 @@ def cnn_forward(cnn: ExportedCNN, images) -> np.ndarray:
 def strokes_from_image(image, threshold: int = 128, size: int = CANVAS) -> list[list[list[float]]]:
     """Strokes that redraw a 28 × 28 uint8 image with the widget's pen, as a reader might trace
     it: one horizontal stroke through each run of dark pixels (≥ ``threshold``) of each row."""
-    dark = np.asarray(image) >= threshold
+    image = np.asarray(image)
+    if image.shape != (SIDE, SIDE):
+        raise ValueError(f"image must be {SIDE} × {SIDE} grey levels, got shape {image.shape}.")
+    dark = image >= threshold
     cell = size / SIDE
     strokes = []
     for row, pixels_in_row in enumerate(dark):

@@ -231,10 +231,15 @@ export function drawingToImage(strokes, size, radius) {
 /** Paint grey levels (0 paper … 1 ink) of a `width`-wide grid into a canvas region. */
 function paintGrey(context, values, width, [x0, y0, x1, y1]) {
   const image = context.createImageData(x1 - x0 + 1, y1 - y0 + 1);
+  const { data } = image;
+  let o = 0;
   for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
+    for (let x = x0; x <= x1; x++, o += 4) {
       const grey = 255 - Math.round(255 * values[y * width + x]);
-      image.data.set([grey, grey, grey, 255], 4 * ((y - y0) * (x1 - x0 + 1) + x - x0));
+      data[o] = grey;
+      data[o + 1] = grey;
+      data[o + 2] = grey;
+      data[o + 3] = 255;
     }
   }
   context.putImageData(image, x0, y0);
@@ -280,7 +285,7 @@ function render({ model, el }) {
   let strokes = [];
   let current = null; // the stroke being drawn
   let saved = null; // the strokes this view last saved (their change event needs no redraw)
-  let pending = false;
+  let pending = null; // the animation frame that will classify the drawing
   let net = null;
 
   const pad = h("canvas", { width: size, height: size, role: "img", "data-bench": "stroke",
@@ -329,7 +334,8 @@ function render({ model, el }) {
 
   /** Preprocess, classify and show; every redraw ends here. */
   const predict = guard(root, () => {
-    pending = false;
+    if (pending !== null) cancelAnimationFrame(pending);
+    pending = null;
     const image = preprocess(ink, size);
     if (!image) {
       seenContext.fillStyle = "#fff";
@@ -351,10 +357,9 @@ function render({ model, el }) {
     rendered(root);
   });
 
+  /** Classify at the next frame: at most once a frame while the pen moves. */
   function schedule() {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(predict);
+    if (pending === null) pending = requestAnimationFrame(predict);
   }
 
   function redraw() {
@@ -395,7 +400,7 @@ function render({ model, el }) {
     if (!current || !event.isPrimary) return;
     current = null;
     store();
-    schedule();
+    predict(); // at once: the stroke is finished
   });
   pad.addEventListener("pointerup", finish);
   pad.addEventListener("pointercancel", finish);

@@ -6,8 +6,7 @@
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
 const CLASSES = 10;
-const FRAME_MS = 12; // training time per animation frame while playing
-const FIRST_FRAME_MS = 6; // ... and in the click that starts it, so the page answers at once
+const FRAME_MS = 10; // training time per animation frame while playing
 // ColorBrewer's PuOr, as matplotlib's "PuOr" (the book's diverging map): orange for negative
 // weights, white for zero, purple for positive ones.
 const PUOR = ["#7f3b08", "#b35806", "#e08214", "#fdb863", "#fee0b6", "#f7f7f7", "#d8daeb",
@@ -243,8 +242,9 @@ function paintTemplate(canvas, W, digit) {
   const image = context.createImageData(SIDE, SIDE);
   for (let p = 0; p < PIXELS; p++) {
     const u = limit > 0 ? (W[p * CLASSES + digit] / limit + 1) / 2 : 0.5;
-    const [r, g, bl] = PUOR_TABLE[Math.round(u * 255)];
-    image.data.set([r, g, bl, 255], 4 * p);
+    const colour = PUOR_TABLE[Math.round(u * 255)];
+    for (let c = 0; c < 3; c++) image.data[4 * p + c] = colour[c];
+    image.data[4 * p + 3] = 255;
   }
   context.putImageData(image, 0, 0);
 }
@@ -278,7 +278,7 @@ function render({ model, el }) {
     integer: true, min: 0, max: 4294967295, onValue: (v) => change({ seed: v }) });
   const controls = buttons(root, [
     ["step", () => { stop(); stepOnce(); }, "one SGD step on the next batch"],
-    ["play", () => (playing ? stop() : play()), "train until the last epoch"],
+    ["play", () => (playing ? pause() : play()), "train until the last epoch"],
     ["reset", () => { stop(); restart(); }, "back to step 0, W = b = 0"],
   ]);
   const playButton = controls.querySelectorAll("button")[1];
@@ -328,6 +328,11 @@ function render({ model, el }) {
     playButton.setAttribute("aria-pressed", "false");
   }
 
+  function pause() {
+    stop();
+    draw();
+  }
+
   /** Say why the run cannot go on, if it cannot; true when it is over. */
   function over() {
     if (!run.finished) return false;
@@ -361,7 +366,7 @@ function render({ model, el }) {
     playing = true;
     playButton.textContent = "pause";
     playButton.setAttribute("aria-pressed", "true");
-    run.advance(FIRST_FRAME_MS);
+    run.sgdStep(); // one step at once, so the page answers the click; frames do the rest
     tick();
   }
 
@@ -377,38 +382,49 @@ function render({ model, el }) {
     }));
   });
 
+  /** The two charts' axes, built again only when their ranges change. */
+  let charts = null;
+  function axes(epochs, low, high) {
+    const key = `${epochs} ${low} ${high} ${accuracyName()}`;
+    if (charts && charts.key === key) return charts;
+    const loss = plot({ width: 320, height: 220, x: [0, epochs], y: [low, high], logY: true,
+      xlabel: "epoch", ylabel: "training loss L (log scale)" });
+    loss.layer.append(line(loss.x, loss.y, [[0, Math.log(CLASSES)], [epochs, Math.log(CLASSES)]],
+      { stroke: COLORS.grey, "stroke-width": 1.2, "stroke-dasharray": "5 4" }));
+    const accuracy = plot({ width: 320, height: 220, x: [0, epochs], y: [0, 1],
+      xlabel: "epoch", ylabel: accuracyName() });
+    lossBox.replaceChildren(loss.svg);
+    accuracyBox.replaceChildren(accuracy.svg);
+    charts = { key, loss, accuracy, lossLine: s("path"), accuracyLine: s("path") };
+    loss.layer.append(charts.lossLine);
+    accuracy.layer.append(charts.accuracyLine);
+    return charts;
+  }
+
   const draw = guard(root, () => {
     if (!run) return;
     templateCanvases.forEach((canvas, digit) => paintTemplate(canvas, run.W, digit));
     const { history, perEpoch, total } = run;
     const last = history[history.length - 1];
-    const epochs = total / perEpoch;
     const losses = history.map((p) => p.loss).filter(Number.isFinite);
-    const low = 10 ** Math.floor(Math.log10(Math.min(0.1, ...losses)));
-    const high = 10 ** Math.ceil(Math.log10(Math.max(3, ...losses)));
-    const lossPlot = plot({ width: 320, height: 220, x: [0, epochs], y: [low, high],
-      logY: true, xlabel: "epoch", ylabel: "training loss L (log scale)",
-      label: `The training loss over the first ${fmt(last.step / perEpoch, 3)} epochs, ` +
-        `now ${fmt(last.loss)}; dashed: ln 10, the untrained model's loss.` });
-    lossPlot.layer.append(
-      line(lossPlot.x, lossPlot.y, [[0, Math.log(CLASSES)], [epochs, Math.log(CLASSES)]],
-        { stroke: COLORS.grey, "stroke-width": 1.2, "stroke-dasharray": "5 4" }),
-      line(lossPlot.x, lossPlot.y, history.map((p) => [p.step / perEpoch, p.loss]),
-        { stroke: COLORS.vermillion, "stroke-width": 2 }));
-    const accuracyPlot = plot({ width: 320, height: 220, x: [0, epochs], y: [0, 1],
-      xlabel: "epoch", ylabel: accuracyName(),
-      label: `The ${accuracyName()} over the first ${fmt(last.step / perEpoch, 3)} epochs, ` +
-        `now ${fmt(last.accuracy, 3)}.` });
-    accuracyPlot.layer.append(line(accuracyPlot.x, accuracyPlot.y,
-      history.map((p) => [p.step / perEpoch, p.accuracy]),
-      { stroke: COLORS.blue, "stroke-width": 2 }));
-    lossBox.replaceChildren(lossPlot.svg);
-    accuracyBox.replaceChildren(accuracyPlot.svg);
-    templates.setAttribute("aria-label", `The ten weight templates, digits 0 to 9, after step ` +
+    const { loss, accuracy, ...lines } = axes(total / perEpoch,
+      10 ** Math.floor(Math.log10(Math.min(0.1, ...losses))),
+      10 ** Math.ceil(Math.log10(Math.max(3, ...losses))));
+    const curve = (plotted, value, colour) => line(plotted.x, plotted.y,
+      history.map((p) => [p.step / perEpoch, p[value]]), { stroke: colour, "stroke-width": 2 });
+    charts.lossLine = curve(loss, "loss", COLORS.vermillion);
+    charts.accuracyLine = curve(accuracy, "accuracy", COLORS.blue);
+    lines.lossLine.replaceWith(charts.lossLine);
+    lines.accuracyLine.replaceWith(charts.accuracyLine);
+    const epoch = fmt(run.step / perEpoch, 3);
+    loss.svg.setAttribute("aria-label", `The training loss over the first ${epoch} epochs, ` +
+      `now ${fmt(last.loss)}; dashed: ln 10, the untrained model's loss.`);
+    accuracy.svg.setAttribute("aria-label", `The ${accuracyName()} over the first ${epoch} ` +
+      `epochs, now ${fmt(last.accuracy, 3)}.`);
+    templates.setAttribute("aria-label", "The ten weight templates, digits 0 to 9, after step " +
       `${run.step}: purple pixels raise a digit's score, orange pixels lower it.`);
-    readout.textContent = `step ${run.step} of ${total} (epoch ${fmt(run.step / perEpoch, 3)})` +
-      ` · training loss L = ${fmt(last.loss, 5)} · ${accuracyName()} ` +
-      `${fmt(last.accuracy, 4)} (at step ${last.step})`;
+    readout.textContent = `step ${run.step} of ${total} (epoch ${epoch}) · training loss L = ` +
+      `${fmt(last.loss, 5)} · ${accuracyName()} ${fmt(last.accuracy, 4)} (at step ${last.step})`;
     Object.assign(root.dataset, { step: run.step, checkpoint: last.step, loss: last.loss,
       accuracy: last.accuracy });
     rendered(root);
