@@ -518,6 +518,121 @@ def _mnist(name, *args):
 
     return getattr(mlbook.mnist, name)(*args)
 
+
+# mlbook.digits: the MNIST chapter's browser widgets (typed input is checked in the browser, in
+# tests/test_digits.py; these rows are what an author can pass from Python)
+
+def _digits(name, *args, **kwargs):
+    import mlbook.digits
+
+    return getattr(mlbook.digits, name)(*args, **kwargs)
+
+
+def _digit_sample(n=100, dtype=np.uint8, shape=(28, 28)):
+    images = np.random.default_rng(0).integers(0, 256, size=(n, *shape)).astype(dtype)
+    return images, np.arange(n) % 10
+
+
+def _softmax_trainer(images=None, labels=None, **settings):
+    sample_images, sample_labels = _digit_sample()
+    return _digits("SoftmaxTrainer", sample_images if images is None else images,
+                   sample_labels if labels is None else labels, **settings)
+
+
+def _small_cnn(trained=True, evaluating=True, poison=False):
+    import torch
+
+    from mlbook.mnist import small_cnn
+
+    torch.manual_seed(0)
+    model = small_cnn()
+    if trained:  # one batch through batch norm: its running statistics are set
+        model.train()(torch.randn(4, 1, 28, 28))
+    if poison:
+        with torch.no_grad():
+            model[9].weight[0, 0] = math.nan
+    return model.train(not evaluating)
+
+
+def _draw_digit(model=None, mean=0.13, std=0.31, **kwargs):
+    return _digits("DrawDigit", _small_cnn() if model is None else model, mean=mean, std=std,
+                   **kwargs)
+
+
+CASES += [
+    *learning_rate_rows("digits-SoftmaxTrainer",
+                        lambda ws, eta: _softmax_trainer(learning_rate=eta), raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-lr-text", lambda ws: _softmax_trainer(learning_rate="fast"),
+         match="learning_rate.*float", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-batch-zero", lambda ws: _softmax_trainer(batch_size=0),
+         match="batch size must be a whole number from 1 to 100", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-batch-larger-than-sample",
+         lambda ws: _softmax_trainer(batch_size=101),
+         match="batch size must be a whole number from 1 to 100", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-seed-negative", lambda ws: _softmax_trainer(seed=-1),
+         match="seed must be a whole number", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-epochs-zero", lambda ws: _softmax_trainer(epochs=0),
+         match="epochs must be a whole number", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-lr-set-later",
+         lambda ws: setattr(_softmax_trainer(), "learning_rate", math.nan),
+         match="learning rate η must be positive", raises=(TraitError,)),
+    Case("digits-SoftmaxTrainer-float-images",
+         lambda ws: _softmax_trainer(images=_digit_sample(dtype=np.float32)[0]),
+         match="uint8"),
+    Case("digits-SoftmaxTrainer-flat-images",
+         lambda ws: _softmax_trainer(images=_digit_sample(shape=(784,))[0]),
+         match=r"N × 28 × 28"),
+    Case("digits-SoftmaxTrainer-too-many-images",
+         lambda ws: _softmax_trainer(*_digit_sample(n=2001)), match="at most 2,000"),
+    Case("digits-SoftmaxTrainer-label-out-of-range",
+         lambda ws: _softmax_trainer(labels=np.full(100, 10)), match="digits 0 to 9"),
+    Case("digits-SoftmaxTrainer-labels-length",
+         lambda ws: _softmax_trainer(labels=np.zeros(99, int)), match="100 whole numbers"),
+    Case("digits-SoftmaxTrainer-validation-not-a-pair",
+         lambda ws: _softmax_trainer(validation=_digit_sample()[0]), match="pair"),
+    *learning_rate_rows("digits-train_softmax", lambda ws, eta: _digits(
+        "train_softmax", *_digit_sample(), learning_rate=eta, batch_size=4, steps=2)),
+    Case("digits-train_softmax-steps-negative", lambda ws: _digits(
+        "train_softmax", *_digit_sample(), learning_rate=0.5, batch_size=4, steps=-1),
+         match="steps must be a whole number"),
+    Case("digits-Mulberry32-seed-too-large", lambda ws: _digits("Mulberry32", 2**32),
+         match="seed must be a whole number from 0 to 4294967295"),
+    Case("digits-Mulberry32-seed-fraction", lambda ws: _digits("Mulberry32", 1.5),
+         match="seed must be a whole number"),
+    Case("digits-preprocess-nan", lambda ws: _digits("preprocess", np.full((5, 5), math.nan)),
+         match="grey levels from 0"),
+    Case("digits-preprocess-above-one", lambda ws: _digits("preprocess", np.full((5, 5), 2.0)),
+         match="grey levels from 0"),
+    Case("digits-preprocess-not-2d", lambda ws: _digits("preprocess", np.zeros(5)),
+         match="2-D grid"),
+    Case("digits-rasterise-not-a-list", lambda ws: _digits("rasterise", "a 7"),
+         match="list of strokes"),
+    Case("digits-rasterise-point-outside", lambda ws: _digits("rasterise", [[[10, 300]]]),
+         match="outside"),
+    Case("digits-rasterise-nan-point", lambda ws: _digits("rasterise", [[[math.nan, 3]]]),
+         match="not a finite number"),
+    Case("digits-rasterise-too-many-points",
+         lambda ws: _digits("rasterise", [[[1, 1]] * 20_001]), match="at most 20,000 points"),
+    Case("digits-strokes_from_image-flat", lambda ws: _digits("strokes_from_image",
+                                                              np.zeros(784)), match="28 × 28"),
+    Case("digits-DrawDigit-not-a-model", lambda ws: _draw_digit(model="cnn.pt"),
+         match="needs a trained mlbook.mnist.small_cnn"),
+    Case("digits-DrawDigit-another-network", lambda ws: _draw_digit(
+        model=__import__("torch").nn.Sequential(__import__("torch").nn.Linear(784, 10))),
+         match="needs a trained mlbook.mnist.small_cnn"),
+    Case("digits-DrawDigit-training-mode", lambda ws: _draw_digit(_small_cnn(evaluating=False)),
+         match=r"evaluation mode.*model\.eval\(\)"),
+    Case("digits-DrawDigit-untrained", lambda ws: _draw_digit(_small_cnn(trained=False)),
+         match="not been trained"),
+    Case("digits-DrawDigit-nan-weights", lambda ws: _draw_digit(_small_cnn(poison=True)),
+         match="NaN or infinity"),
+    Case("digits-DrawDigit-std-zero", lambda ws: _draw_digit(std=0.0), match="std must be"),
+    Case("digits-DrawDigit-mean-nan", lambda ws: _draw_digit(mean=math.nan),
+         match="mean must be"),
+    Case("digits-DrawDigit-bad-strokes", lambda ws: _draw_digit(strokes=[[[1, 2, 3]]]),
+         match="list of strokes", raises=(TraitError,)),
+]
+
 # --- running the table ---------------------------------------------------------------------------
 
 _RESULTS = {"checked": 0, "gaps": [], "failed": []}
