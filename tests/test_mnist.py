@@ -1,14 +1,18 @@
-"""The MNIST chapter: its maths (run from the notebook's own cells), mlbook.mnist, and its page."""
+"""The MNIST chapter: its maths (run from the notebook's own cells), mlbook.mnist, the full-data
+results file, and its page."""
 
 from __future__ import annotations
 
+import ast
+import linecache
+import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, SITE, choose, open_page, step_forward, stepper, visible_frame
+from conftest import ROOT, SITE, open_page
 
 from mlbook import MNISTUnavailableError, load_mnist, mnist
 
@@ -17,8 +21,11 @@ NOTEBOOK = ROOT / "chapters" / "mnist.ipynb"
 
 @pytest.fixture(scope="module")
 def chapter():
-    """The chapter's own NumPy functions: the tests check the code the reader reads."""
-    return mnist.chapter_definitions(NOTEBOOK)
+    """The chapter's own functions: the tests check the code the reader reads."""
+    code = mnist.chapter_definitions(NOTEBOOK)
+    code["device"] = torch.device("cpu")
+    code["loader"] = mnist.loader
+    return code
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +40,9 @@ def _random_problem(seed=0, n=50):
     X = rng.uniform(0, 1, size=(n, 784))
     y = rng.integers(0, 10, size=n)
     return rng.normal(0, 0.05, size=(784, 10)), rng.normal(0, 0.05, size=10), X, y
+
+
+# --- The chapter's maths ---------------------------------------------------------------------
 
 
 def test_hand_gradient_equals_autograd(chapter):
@@ -69,6 +79,14 @@ def test_log_softmax_survives_huge_scores(chapter):
     assert np.all(np.isfinite(log_p)) and np.exp(log_p).sum() == pytest.approx(1.0)
 
 
+def test_sgd_records_one_loss_per_step_starting_at_log_10(chapter, data):
+    X_train, y_train, _, _ = data
+    X, y = X_train[:650], y_train[:650]
+    _, _, losses = chapter["sgd"](X, y, eta=0.5, batch_size=64, epochs=2)
+    assert len(losses) == 2 * math.ceil(650 / 64)
+    assert losses[0] == pytest.approx(math.log(10), rel=1e-6), "W = 0 gives uniform P"
+
+
 def test_one_sgd_step_lowers_the_loss_on_its_batch(chapter, data):
     X_train, y_train, _, _ = data
     loss_and_gradient = chapter["loss_and_gradient"]
@@ -79,23 +97,95 @@ def test_one_sgd_step_lowers_the_loss_on_its_batch(chapter, data):
     assert after < before
 
 
+def test_the_first_step_from_zero_makes_the_centred_class_means(chapter):
+    """The chapter's claim: with balanced classes, -dL/dW at W = 0 is (mu_k - mean) / 10."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 1, size=(200, 784))
+    y = np.repeat(np.arange(10), 20)
+    _, dW, _ = chapter["loss_and_gradient"](np.zeros((784, 10)), np.zeros(10), X, y)
+    means = np.stack([X[y == k].mean(axis=0) for k in range(10)])
+    np.testing.assert_allclose(-dW, (means - X.mean(axis=0)).T / 10, atol=1e-12)
+
+
+def test_nearest_class_mean_is_the_linear_model(chapter):
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, size=(300, 784))
+    means = rng.uniform(0, 1, size=(10, 784))
+    nearest = np.argmin(((X[:, None, :] - means) ** 2).sum(axis=2), axis=1)
+    scores = X @ (2 * means.T) - (means**2).sum(axis=1)
+    assert np.array_equal(nearest, np.argmax(scores, axis=1))
+    assert chapter["accuracy"](2 * means.T, -(means**2).sum(axis=1), X, nearest) == 1.0
+
+
 def test_numpy_model_beats_nearest_class_mean(chapter, data):
     X_train, y_train, X_val, y_val = data
     means = np.stack([X_train[y_train == k].mean(axis=0) for k in range(10)])
-    distances = ((X_val[:, None, :] - means[None]) ** 2).sum(axis=2)
-    baseline = np.mean(distances.argmin(axis=1) == y_val)
+    baseline = chapter["accuracy"](2 * means.T, -(means**2).sum(axis=1), X_val, y_val)
     W, b, _ = chapter["sgd"](X_train, y_train, eta=0.5, batch_size=64, epochs=5)
     learned = chapter["accuracy"](W, b, X_val, y_val)
     assert baseline > 0.5, "the baseline itself must be sensible"
     assert learned > baseline + 0.03
 
 
-def test_sgd_records_the_requested_steps(chapter, data):
-    X_train, y_train, _, _ = data
-    _, _, history = chapter["sgd"](X_train[:640], y_train[:640], 0.5, 64, 2, record_at=(0, 3, 15))
-    assert [step for step, _, _ in history] == [0, 3, 15]
-    assert not history[0][1].any(), "step 0 is the zero initialisation"
-    assert history[2][1].any()
+def test_hessian_top_eigenvalue_matches_the_explicit_hessian():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, size=(40, 6))
+    y = rng.integers(0, 3, size=40)
+    W, b = rng.normal(0, 1, size=(6, 3)), rng.normal(0, 1, size=3)
+
+    def loss(theta):
+        scores = torch.tensor(X) @ theta[:18].reshape(6, 3) + theta[18:]
+        return torch.nn.functional.cross_entropy(scores, torch.tensor(y))
+
+    theta = torch.tensor(np.concatenate([W.ravel(), b]))
+    hessian = torch.autograd.functional.hessian(loss, theta).numpy()
+    exact = np.linalg.eigvalsh(hessian)[-1]
+    assert mnist.softmax_hessian_top_eigenvalue(W, b, X, iterations=500) == pytest.approx(
+        exact, rel=1e-6)
+
+
+def test_hessian_at_zero_has_the_chapters_closed_form(data):
+    """(mnist-hessian-start): λ_max(H) at W = 0 is λ_max(X̃ᵀX̃/N) / 10."""
+    X = data[0][:1000].astype(np.float64)
+    X_ones = np.hstack([X, np.ones((len(X), 1))])
+    closed = np.linalg.eigvalsh(X_ones.T @ X_ones / len(X))[-1] / 10
+    power = mnist.softmax_hessian_top_eigenvalue(np.zeros((784, 10)), np.zeros(10), X,
+                                                 iterations=100)
+    assert power == pytest.approx(closed, rel=1e-6)
+
+
+def test_the_chapters_evaluation_loop_agrees_with_mlbook_evaluate(chapter):
+    torch.manual_seed(0)
+    model = mnist.small_cnn()
+    images, labels = torch.randn(250, 1, 28, 28), torch.randint(0, 10, (250,))
+    ours = chapter["evaluate"](model, mnist.loader(images, labels, batch_size=64))
+    theirs = mnist.evaluate(model, images, labels, torch.device("cpu"))
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-6) and ours[1] == theirs[1]
+    assert not model.training, "evaluation leaves the model in evaluation mode"
+
+
+def test_the_pytorch_softmax_starts_at_zero_and_stores_w_transposed(chapter):
+    model = chapter["SoftmaxRegression"]()
+    assert tuple(model.linear.weight.shape) == (10, 784)
+    assert not model.linear.weight.any() and not model.linear.bias.any()
+
+
+def test_fit_restores_the_best_validation_checkpoint():
+    torch.manual_seed(0)
+    images, labels = torch.randn(256, 1, 28, 28), torch.randint(0, 10, (256,))
+    validation = (torch.randn(100, 1, 28, 28), torch.randint(0, 10, (100,)))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    batches = mnist.loader(images, labels, batch_size=32, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    history = mnist.fit(model, batches, validation, optimizer, 6, torch.device("cpu"),
+                        restore_best=True)
+    best = mnist.best_epoch(history)
+    assert best.epoch < 6, "random labels: validation loss rises after the first epochs"
+    loss, _ = mnist.evaluate(model, *validation, torch.device("cpu"))
+    assert loss == pytest.approx(best.validation_loss, rel=1e-6)
+
+
+# --- mlbook.mnist --------------------------------------------------------------------------
 
 
 def test_saving_then_loading_gives_identical_predictions(tmp_path):
@@ -147,24 +237,34 @@ def test_split_is_seeded_disjoint_and_complete():
         mnist.split_indices(1000, 1.0)
 
 
-def test_small_cnn_shapes_and_parameter_count():
+def test_the_training_data_is_described_by_what_it_holds():
+    assert mnist.describe_training_data(np.repeat(np.arange(10), 500)).startswith(
+        "the book's offline mirror of MNIST: the first 500 training images of each digit")
+    assert mnist.describe_training_data(np.zeros(60_000, int)) == \
+        "all 60,000 MNIST training images"
+    assert mnist.describe_training_data(np.arange(10)) == "10 MNIST training images"
+
+
+def test_small_cnn_shapes_parameter_count_and_size():
     model = mnist.small_cnn()
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert mnist.count_parameters(model) == 160 + 32 + 4640 + 64 + 15690
+    assert 4 * mnist.count_parameters(model) < 150_000, "small enough for the browser widget"
+    plain = mnist.small_cnn(batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain)
+    assert mnist.count_parameters(plain) == 160 + 4640 + 15690
+
+
+def test_standard_error_is_binomial():
+    assert mnist.standard_error(0.97, 10_000) == pytest.approx(0.0017059, rel=1e-4)
+    assert mnist.standard_error(1.0, 10) == 0.0
+    with pytest.raises(ValueError):
+        mnist.standard_error(1.2, 10)
 
 
 def test_confusion_matrix_counts():
     counts = mnist.confusion_matrix([1, 1, 2, 3], [1, 2, 2, 3])
     assert counts.sum() == 4 and counts[1, 2] == 1 and np.trace(counts) == 3
-
-
-def test_template_png_is_small_and_changes_with_the_weights():
-    rng = np.random.default_rng(0)
-    first = mnist.templates_png(rng.normal(size=(784, 10)))
-    second = mnist.templates_png(rng.normal(size=(784, 10)))
-    assert first.startswith(b"\x89PNG") and len(first) < 15_000
-    assert first != second
-    assert mnist.templates_png(np.zeros((784, 10))).startswith(b"\x89PNG")
 
 
 def test_static_progress_bar_prints_one_final_line(monkeypatch, capsys):
@@ -177,13 +277,125 @@ def test_static_progress_bar_prints_one_final_line(monkeypatch, capsys):
     assert "1.00k/1.00k" in printed
 
 
+# --- A reader's own image ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    X, y = mnist.as_arrays(load_mnist(train=False))
+    return X[:300].reshape(-1, 28, 28), y[:300]
+
+
+def test_mnist_style_leaves_mnist_digits_nearly_as_they_are(test_digits):
+    images, _ = test_digits
+    correlations = [np.corrcoef(mnist.mnist_style(image).ravel(), image.ravel())[0, 1]
+                    for image in images]
+    assert np.median(correlations) > 0.97
+
+
+def test_mnist_style_undoes_a_photos_inversion_size_and_position(test_digits):
+    image = test_digits[0][0]
+    photo = np.full((120, 160), 0.8)
+    photo[20:104, 10:94] -= 0.7 * np.kron(image, np.ones((3, 3)))  # dark, 3x, off-centre
+    prepared = mnist.mnist_style(photo * 255)
+    assert prepared.shape == (28, 28) and prepared.dtype == np.float32
+    assert prepared.min() == 0 and prepared.max() == pytest.approx(1)
+    assert np.corrcoef(prepared.ravel(), image.ravel())[0, 1] > 0.9
+    rows, columns = np.indices((28, 28))
+    centre = [np.sum(grid * prepared) / prepared.sum() for grid in (rows, columns)]
+    assert np.allclose(centre, 14, atol=0.6), "centred by its centre of mass, as MNIST"
+    light_on_dark = mnist.mnist_style(1 - photo)
+    np.testing.assert_allclose(light_on_dark, prepared, atol=1e-6)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (np.full((50, 50), 0.5), "no digit"),
+    (np.zeros((28, 28, 3)), "2-D"),
+    (np.full((28, 28), np.nan), "finite"),
+    (np.full((28, 28), 300.0), "0 to 255"),
+])
+def test_mnist_style_refuses_what_is_not_one_grey_picture(bad, message):
+    with pytest.raises(ValueError, match=message):
+        mnist.mnist_style(bad)
+
+
+# --- The full-data results file -------------------------------------------------------------
+
+
+def _exec_like_ipython(notebook) -> dict:
+    """Run the notebook's definitions the way IPython does (each cell's source in linecache), so
+    that inspect.getsource works as it does in the chapter's kernel."""
+    namespace = {"np": np, "torch": torch, "nn": torch.nn, "F": torch.nn.functional}
+    for index, source in enumerate(mnist._code_cells(notebook)):
+        tree = ast.parse(source)
+        tree.body = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        name = f"<cell-{index}>"
+        linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
+        exec(compile(tree, name, "exec"), namespace)
+    return namespace
+
+
+def test_the_fingerprint_from_the_kernel_equals_the_one_from_the_file():
+    assert mnist.code_fingerprint(_exec_like_ipython(NOTEBOOK)) == \
+        mnist.notebook_fingerprint(NOTEBOOK)
+
+
+def test_the_fingerprint_ignores_comments_but_not_code():
+    base = mnist.source_fingerprint(["def f(x):\n    return x + 1\n"])
+    assert mnist.source_fingerprint(["def f(x):  # add one\n\n    return x + 1\n"]) == base
+    assert mnist.source_fingerprint(["    def f(x):\n        return x + 1\n"]) == base
+    assert mnist.source_fingerprint(["def f(x):\n    return x + 2\n"]) != base
+
+
+def test_the_results_file_matches_the_chapters_recipes_and_code():
+    """The committed results file was produced from the committed chapter: re-run
+    scripts/bench_mnist.py after changing a recipe or the training code."""
+    results = mnist.load_full_results()
+    mnist.check_full_results(results, mnist.chapter_recipes(NOTEBOOK),
+                             mnist.notebook_fingerprint(NOTEBOOK))
+
+
+def test_the_results_file_says_where_and_on_what_it_was_measured():
+    results = mnist.load_full_results()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", results["date"])
+    assert results["machine"] and results["torch_threads"] >= 1 and results["torch"]
+    assert results["data"]["training_images"] == 60_000
+    assert results["data"]["test_images"] == 10_000
+    assert "near-exact" in results["data"]["provenance"], "the copy is not MNIST itself"
+    keys = {row["key"] for row in results["models"]}
+    assert {"nearest_class_mean", "softmax_numpy", "softmax_pytorch", "mlp_adam",
+            "mlp_one_cycle", "cnn", "cnn_no_batch_norm", "cnn_max_lr_0.1",
+            "cnn_no_batch_norm_max_lr_0.1"} <= keys
+    for row in results["models"]:
+        n = results["data"]["test_images"]
+        assert row["test_errors"] == round((1 - row["test_accuracy"]) * n)
+        assert row["test_standard_error"] == pytest.approx(
+            mnist.standard_error(row["test_accuracy"], n), abs=1e-6)
+
+
+def test_a_changed_recipe_fails_the_check():
+    results = mnist.load_full_results()
+    recipes = mnist.chapter_recipes(NOTEBOOK)
+    changed = {**recipes, "one_cycle_recipe": {**recipes["one_cycle_recipe"], "epochs": 4}}
+    with pytest.raises(ValueError, match="recipes"):
+        mnist.check_full_results(results, changed, mnist.notebook_fingerprint(NOTEBOOK))
+    with pytest.raises(ValueError, match="training code"):
+        mnist.check_full_results(results, recipes, "0" * 64)
+
+
+def test_the_full_results_table_shows_its_caption_and_rows():
+    results = mnist.load_full_results()
+    table = mnist.full_results_table(results, ["softmax_numpy", "cnn"])
+    html = table._repr_html_()
+    assert html.count("<tr>") == 3 and "<caption>Full data, not this page's run" in html
+    assert "near-exact" in html and results["date"] in html
+    assert f"{mnist.result(results, 'cnn')['test_accuracy']:.2%}" in html
+    assert "softmax_recipe" in repr(table)
+
+
 # --- The built page ---------------------------------------------------------------------------
 
 PAGE = "chapters/mnist"
-
-
-def _shown(frame) -> dict[str, float]:
-    return {key: float(frame.get_attribute(f"data-{key}")) for key in ("step", "loss", "accuracy")}
 
 
 def test_page_weighs_under_one_and_a_half_megabytes(site):
@@ -194,73 +406,30 @@ def test_page_weighs_under_one_and_a_half_megabytes(site):
     assert total < 1.5e6, f"{total / 1e6:.2f} MB"
 
 
-def test_stepping_changes_the_templates_and_the_readout(page, server):
-    open_page(page, server, PAGE)
-    widget = stepper(page)
-    start = visible_frame(widget)
-    first = _shown(start)
-    first_image = start.locator("img").get_attribute("src")
-    assert first["step"] == 0
-    step_forward(widget, 6)
-    later = visible_frame(widget)
-    shown = _shown(later)
-    assert shown["step"] > 0 and shown["loss"] < first["loss"]
-    assert shown["accuracy"] > first["accuracy"]
-    assert later.locator("img").get_attribute("src") != first_image
-    assert f"step {int(shown['step'])}" in later.locator(".mlbook-readout").inner_text()
-    assert not page.mlbook_log.errors
-
-
-def test_choosing_a_learning_rate_changes_the_run(page, server):
-    open_page(page, server, PAGE)
-    widget = stepper(page)
-    step_forward(widget, 4)
-    default = _shown(visible_frame(widget))
-    choose(widget, "learning rate", "0.05")
-    slow = _shown(visible_frame(widget))
-    assert slow["step"] == default["step"], "the snapshot is kept when η changes"
-    assert slow["loss"] > default["loss"], "a ten times smaller η has learned less"
-
-
 def test_each_training_run_shows_one_clean_progress_bar(page, server):
     open_page(page, server, PAGE)
     outputs = page.locator(".output.stderr").all_inner_texts()
     bars = [line for text in outputs for line in text.splitlines() if line.strip()]
-    assert [bar.split(":")[0] for bar in bars] == ["MLP", "CNN"], bars
+    assert [bar.split(":")[0] for bar in bars] == ["MLP", "CNN", "MLP, one-cycle"], bars
     assert all("100%" in bar and "img/s" in bar and "val_acc=" in bar for bar in bars), bars
 
 
-def test_live_controls_refuse_bad_input_and_show_a_new_run(monkeypatch):
-    monkeypatch.delenv("MLBOOK_BUILD", raising=False)
-    rng = np.random.default_rng(0)
-    run = [mnist.Snapshot(0, np.zeros((784, 10)), 2.3, 0.1),
-           mnist.Snapshot(5, rng.normal(size=(784, 10)), 1.0, 0.8)]
-    diverged = [run[0], mnist.Snapshot(5, run[1].W, float("inf"), 0.1)]
-    trained = []
-
-    def train(eta, batch_size):
-        trained.append((eta, batch_size))
-        return diverged if eta > 50 else run
-
-    widget = mnist.sgd_stepper({"0.5": run, "5.0": run}, train=train)
-    stepper, controls = widget.children[0], widget.children[-1]
-    (eta, batch, button), status = controls.children[0].children, controls.children[1]
-    for bad_eta, bad_batch in [(0.0, 64), (-1.0, 64), (float("nan"), 64), (1e9, 64), (0.5, 0)]:
-        eta.value, batch.value = bad_eta, bad_batch
-        button.click()
-        assert "mlbook-error" in status.value, (bad_eta, bad_batch)
-    assert not trained, "bad input never reaches training"
-    eta.value, batch.value = 80.0, 64
-    button.click()
-    assert "diverged" in status.value and "mlbook-error" in status.value
-    eta.value = 0.2
-    button.click()
-    assert trained[-1] == (0.2, 64) and "η = 0.2" in status.value
-    assert stepper.n_frames == len(run)
+def test_the_page_says_which_data_it_trained_on_and_shows_the_full_data_table(page, server):
+    open_page(page, server, PAGE)
+    text = page.locator("article").inner_text()
+    assert "first 500 training images of each digit" in text
+    table = page.locator("table.mlbook-table")
+    assert table.count() == 1
+    caption = table.locator("caption").inner_text()
+    assert caption.startswith("Full data, not this page's run") and "60,000" in caption
+    assert "near-exact" in caption
+    assert table.locator("tbody tr").count() == 6
+    assert "CNN, one-cycle" in table.inner_text()
 
 
-def test_static_build_leaves_the_live_controls_out(monkeypatch):
-    monkeypatch.setenv("MLBOOK_BUILD", "static")
-    run = [mnist.Snapshot(0, np.zeros((784, 10)), 2.3, 0.1)]
-    widget = mnist.sgd_stepper({"0.5": run}, train=lambda eta, batch_size: run)
-    assert len(widget.children) == 2, "the stepper and its no-JavaScript fallback only"
+def test_the_old_stepper_is_gone_and_the_questions_render(page, server):
+    open_page(page, server, PAGE)
+    assert page.locator(".mlbook-stepper").count() == 0
+    page.wait_for_selector(".mlbook-quiz-title")
+    assert page.locator(".mlbook-question").count() >= 5
+    assert not page.mlbook_log.errors
