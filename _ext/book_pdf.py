@@ -59,6 +59,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 FALLBACK_MARK = "\u2197"  # before each widget's note
+TEXT_WIDTH_PX = 635  # A4 less the margins in book_pdf.css: 168 mm at 96 px per inch
 CONTENTS_PAGE = 3  # after the title page and its back, one page each (book_pdf.css)
 PAGE_PLACEHOLDER = "000"  # as wide as any page number the book will have, so the first print's
 #                           layout is the second's
@@ -416,14 +417,25 @@ _READY = """async () => {
     await Promise.all([...document.images].map(img => img.complete ? null
         : new Promise(resolve => { img.onload = img.onerror = resolve; })));
     const broken = [...document.images].filter(img => !img.naturalWidth).map(img => img.src);
-    // A display equation wider than the page is scaled down to fit (to 60 % at most).
+    // The window is as wide as the printed text. A display equation wider than that (with its
+    // number) is scaled down to fit, to 60 % at most.
+    let scaled = 0;
     for (const box of document.querySelectorAll('mjx-container[display="true"]')) {
-        const room = box.parentElement.clientWidth, need = box.scrollWidth;
+        const number = box.parentElement.querySelector('.eqno');
+        const room = box.parentElement.clientWidth - (number ? number.offsetWidth + 8 : 0);
+        const need = (box.querySelector('mjx-math') || box).getBoundingClientRect().width;
         if (need > room && room > 0) {
-            box.style.fontSize = Math.max(0.6, room / need) * 100 + '%';
+            const scale = parseFloat(box.style.fontSize) || 100;  // MathJax sets its own
+            box.style.fontSize = scale * Math.max(0.6, room / need) + '%';
+            scaled += 1;
         }
     }
-    return {broken: broken.map(src => src.slice(0, 80)),
+    const right = document.body.getBoundingClientRect().right + 2;
+    const wide = [...document.querySelectorAll('img, svg, table, pre, mjx-container')]
+        .filter(el => el.getBoundingClientRect().right > right)
+        .map(el => el.tagName.toLowerCase() + ' in '
+             + (el.closest('.mlbook-chapter') || {dataset: {}}).dataset.doc);
+    return {broken: broken.map(src => src.slice(0, 80)), scaled, wide,
             texErrors: document.querySelectorAll('mjx-merror').length};
 }"""
 
@@ -506,7 +518,7 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": TEXT_WIDTH_PX, "height": 1000})
             page.set_default_timeout(600_000)
             page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
             page.route("**/*", answer)
@@ -520,6 +532,11 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
                 errors.append(f"{state['texErrors']} formulas MathJax could not typeset")
             if errors:
                 raise PdfError("; ".join(errors))
+            if state["scaled"]:
+                log(f"book.pdf: {state['scaled']} display equations scaled down to fit the page")
+            if state["wide"]:
+                log(f"book.pdf: {len(state['wide'])} elements wider than the page, cut at its "
+                    f"edge: {', '.join(state['wide'][:5])}")
             wanted = page.evaluate("() => [...document.querySelectorAll('.mlbook-page-of')]"
                                    ".map(el => el.dataset.target)")
             pages: dict[str, int] = {}
