@@ -424,6 +424,13 @@ def running_median(values, width: int) -> np.ndarray:
                      for i in range(len(values))])
 
 
+def sci(value: float, digits: int = 2) -> str:
+    """A number in scientific notation for prose: sci(16300000.0) == "1.6 × 10⁷"."""
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    power = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{mantissa} × 10{power}"
+
+
 def fitted_rate(path: np.ndarray, minimum: Sequence[float], skip: int = 10) -> float:
     """The measured rate: exp of the slope of log ‖θ_t − θ*‖ against t, fitted after ``skip``."""
     error = np.linalg.norm(np.asarray(path) - np.asarray(minimum), axis=1)[skip:]

@@ -277,13 +277,15 @@ function render({ model, el }) {
         change({ learning_rate: v });
       } });
     eta.range.dataset.bench = "value:400|700";
-    eta.querySelector(".mlbook-slider").style.width = "min(360px, 70vw)";
     eta.input.dataset.bench = `value:${surface.learning_rate}|${fmt(surface.learning_rate / 3)}`;
     const beta = linearSlider(root, { label: "momentum β", value: model.get("momentum"), min: 0,
       max: 0.99, step: 0.01, onValue: (v) => change({ momentum: v }),
       check: (v) => (v < 0 || v >= 1 ? `The momentum β must satisfy 0 ≤ β < 1, got ${fmt(v)}: ` +
         "with β ≥ 1 old steps never fade." : "") });
     beta.input.dataset.bench = "value:0.5|0";
+    for (const control of [eta, beta]) {
+      control.querySelector(".mlbook-slider").style.width = "min(360px, 70vw)";
+    }
     const startBox = (index, name, low, high) => numberBox(root, { label: name,
       value: model.get("start")[index], min: low, max: high, width: "5em",
       onValue: (v) => {
