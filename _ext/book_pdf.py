@@ -10,7 +10,8 @@ What the PDF shows, and how it differs from the site:
 
 * a title page, a table of contents with page numbers (chapters and their sections; the page
   numbers come from a first print, whose named destinations pypdf reads), part pages, chapters on
-  new pages, page numbers at the foot of every page, and PDF bookmarks (Chromium's outline);
+  new pages, page numbers at the foot of every page, and PDF bookmarks (parts, chapters,
+  sections, added with pypdf: Chromium's own outline drops the spaces where a heading wraps);
 * the site's chrome (navigation, sidebars, launch buttons, search, "#" heading links) is left out,
   and so are cells whose input or output the site folds away (``hide-input``, ``hide-output``,
   ``hide-cell``): folded on the site means not printed;
@@ -55,14 +56,15 @@ STYLESHEET = HERE / "book_pdf.css"
 # An origin that never reaches a network: Playwright answers every request from the site folder.
 ORIGIN = "http://book.invalid"
 DOCUMENT = "/__book__.html"
+# As tests/conftest.py launches it.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 FALLBACK_MARK = "\u2197"  # before each widget's note
 TEXT_WIDTH_PX = 635  # A4 less the margins in book_pdf.css: 168 mm at 96 px per inch
 CONTENTS_PAGE = 3  # after the title page and its back, one page each (book_pdf.css)
-PAGE_PLACEHOLDER = "000"  # as wide as any page number the book will have, so the first print's
-#                           layout is the second's
+# Page numbers of the first print: as wide as the real ones, so the second print lays out alike.
+PAGE_PLACEHOLDER = "000"
 
 
 class PdfError(RuntimeError):
