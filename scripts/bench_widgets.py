@@ -40,7 +40,7 @@ from bench_build import TARGET_PAGE_BYTES, fmt_bytes, page_weights, toc_document
 
 TARGET_MS = 50.0
 
-DRIVE_JS = """async ([control, action, step]) => {
+DRIVE_JS = """async (control, [action, step]) => {
   const root = control.closest('.mlbook-widget');
   const before = Number(root.dataset.renders || 0);
   const done = new Promise(resolve => {
