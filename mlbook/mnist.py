@@ -193,11 +193,10 @@ def describe_training_data(labels: np.ndarray) -> str:
     """Which MNIST training images these are, in words, from their labels."""
     counts = np.bincount(labels, minlength=N_CLASSES)
     if len(labels) == 60_000:
-        return "all 60,000 MNIST training images"
+        return "all of MNIST's training images"
     if len(labels) == 5_000 and np.all(counts == 500):
-        return ("the book's offline mirror of MNIST: the first 500 training images of each "
-                "digit, 5,000 in all")
-    return f"{len(labels):,} MNIST training images"
+        return "the book's offline mirror, the first 500 training images of each digit"
+    return "a subset of MNIST's training images"
 
 
 def split_indices(n: int, validation_fraction: float, seed: int = 0):
