@@ -136,7 +136,7 @@ def main() -> int:
     train, test = load_mnist(train=True), load_mnist(train=False)
     model, mean, std = train_small_cnn(epochs=args.epochs)
     trainer = SoftmaxTrainer(train.data[:1000], train.targets[:1000],
-                             validation=(test.data[:300], test.targets[:300]))
+                             validation=(test.data[:200], test.targets[:200]))
     drawing = DrawDigit(model, mean=mean, std=std)
     with tempfile.TemporaryDirectory() as folder:
         httpd, url = sandbox(Path(folder))
@@ -155,7 +155,7 @@ def main() -> int:
                 browser.close()
         finally:
             httpd.shutdown()
-    weights = {"SoftmaxTrainer (1,000 + 300 images)": state_bytes(trainer),
+    weights = {"SoftmaxTrainer (1,000 + 200 images)": state_bytes(trainer),
                "DrawDigit": state_bytes(drawing)}
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"),
               "machine": platform.node(), "cores": os.cpu_count(),

@@ -478,6 +478,19 @@ def test_drawn_strokes_are_read_as_python_reads_them(sandbox_page, sandbox, cnn,
     _quiet(sandbox_page)
 
 
+def test_a_full_drawing_takes_no_more_points(sandbox_page, sandbox, cnn):
+    model, mean, std = cnn
+    almost = [[[20 + 240 * k / digits.MAX_POINTS, 140] for k in range(digits.MAX_POINTS - 1)]]
+    root = show_widgets(sandbox_page, sandbox,
+                        digits.DrawDigit(model, mean=mean, std=std, strokes=almost)).first
+    _draw(root, [[[140, 40], [141, 120], [142, 200]]])
+    assert "The drawing is full: press clear" in _status(root)
+    _clear(root)
+    _draw(root, _one())
+    assert root.get_attribute("data-prediction") == "1" and _status(root) == ""
+    _quiet(sandbox_page)
+
+
 def test_a_real_mouse_draws_a_one(sandbox_page, sandbox, cnn):
     model, mean, std = cnn
     root = show_widgets(sandbox_page, sandbox,

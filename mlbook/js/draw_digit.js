@@ -287,6 +287,7 @@ function render({ model, el }) {
   let saved = null; // the strokes this view last saved (their change event needs no redraw)
   let pending = null; // the animation frame that will classify the drawing
   let net = null;
+  let prompting = false; // the status line asks the reader to draw
 
   const pad = h("canvas", { width: size, height: size, role: "img", "data-bench": "stroke",
     "aria-label": "Drawing area: draw a digit here with the mouse, a pen or a finger.",
@@ -344,6 +345,7 @@ function render({ model, el }) {
       readout.textContent = "Nothing drawn yet.";
       delete root.dataset.prediction;
       say(root, "Draw a digit in the box: with the mouse, a pen or a finger.");
+      prompting = true;
       rendered(root);
       return;
     }
@@ -353,7 +355,8 @@ function render({ model, el }) {
     bars.replaceChildren(barChart(Array.from(probabilities)));
     readout.textContent = `The model reads a ${best} (probability ${fmt(probabilities[best], 3)}).`;
     root.dataset.prediction = String(best);
-    say(root, "");
+    if (prompting) say(root, "");
+    prompting = false;
     rendered(root);
   });
 
@@ -368,14 +371,20 @@ function render({ model, el }) {
     predict();
   }
 
-  pad.addEventListener("pointerdown", guard(root, (event) => {
-    if (!event.isPrimary || !net) return;
-    event.preventDefault();
-    if (strokes.reduce((total, stroke) => total + stroke.length, 0) >= model.get("max_points")) {
-      say(root, "The drawing is full: press clear to start again.", "warning");
-      rendered(root);
-      return;
+  /** True, with a message, once the drawing holds as many points as it may. */
+  function full() {
+    if (strokes.reduce((total, stroke) => total + stroke.length, 0) < model.get("max_points")) {
+      return false;
     }
+    say(root, "The drawing is full: press clear to start again.", "warning");
+    rendered(root);
+    return true;
+  }
+
+  pad.addEventListener("pointerdown", guard(root, (event) => {
+    if (!event.isPrimary || event.button !== 0 || !net) return;
+    event.preventDefault();
+    if (full()) return;
     try {
       pad.setPointerCapture(event.pointerId);
     } catch (_) {
@@ -391,7 +400,7 @@ function render({ model, el }) {
     if (!current || !event.isPrimary) return;
     const at = point(event);
     const last = current[current.length - 1];
-    if (at[0] === last[0] && at[1] === last[1]) return;
+    if ((at[0] === last[0] && at[1] === last[1]) || full()) return;
     current.push(at);
     paint(paintSegment(ink, size, radius, ...last, ...at));
     schedule();

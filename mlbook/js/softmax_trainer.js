@@ -296,7 +296,8 @@ function render({ model, el }) {
   const lossBox = h("div", {});
   const accuracyBox = h("div", {});
   const readout = h("div", { class: "mlbook-readout", "aria-live": "polite" });
-  root.append(h("div", { class: "mlbook-row" }, rate, batch, seed, controls), templates,
+  root.append(h("div", { class: "mlbook-row" }, rate),
+    h("div", { class: "mlbook-row" }, batch, seed, controls), templates,
     h("div", { class: "mlbook-figures" }, lossBox, accuracyBox), readout);
 
   /** Save new settings; the model's change events restart the run. */
