@@ -633,6 +633,142 @@ CASES += [
          match="list of strokes", raises=(TraitError,)),
 ]
 
+# --- open problems (mlbook.open_problems, mlbook.speedrun, mlbook.serve) -----------------------
+
+def _op(name, *args, **kwargs):
+    from mlbook import open_problems
+
+    return getattr(open_problems, name)(*args, **kwargs)
+
+
+def _op_images(n=8):
+    import torch
+
+    return torch.zeros(n, 1, 28, 28), np.arange(n) % 10
+
+
+def _op_cnn():
+    from mlbook.mnist import small_cnn
+
+    return small_cnn()
+
+
+def _op_private(**changes):
+    images, labels = _op_images(64)
+    settings = dict(epsilon=3.0, delta=1e-5, max_grad_norm=1.0, epochs=1, batch_size=16)
+    settings.update(changes)
+    return _op("train_private", _op("dp_cnn"), images, labels, (images, labels), **settings)
+
+
+def _op_mlp():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+
+
+def _serve_bytes(body):
+    from mlbook.serve import Predictor
+
+    return Predictor(_op_cnn(), 0.13, 0.31).predict(body)
+
+
+CASES += [
+    Case("open_problems-measure-not-a-model", lambda ws: _op("measure", "cnn",
+         "cnn.pt", *_op_images()), match="PyTorch model"),
+    Case("open_problems-measure-wrong-output", lambda ws: _op(
+        "measure", "mlp", __import__("torch").nn.Flatten(), *_op_images()),
+         match="10 scores per image"),
+    Case("open_problems-measure-flat-images", lambda ws: _op(
+        "measure", "cnn", _op_cnn(), np.zeros((8, 784)), np.zeros(8)),
+         match=r"N × 1 × 28 × 28"),
+    Case("open_problems-quantize_int8-not-a-cnn", lambda ws: _op(
+        "quantize_int8", "model.pt", _op_images()[0]), match="PyTorch model"),
+    Case("open_problems-quantize_int8-no-calibration", lambda ws: _op(
+        "quantize_int8", _op_cnn(), __import__("torch").zeros(0, 1, 28, 28)),
+         match="empty"),
+    Case("open_problems-prune_weights-fraction-one", lambda ws: _op(
+        "prune_weights", _op_cnn(), 1.0), match="fraction"),
+    Case("open_problems-prune_channels-not-small_cnn", lambda ws: _op(
+        "prune_channels", _op_mlp(), 0.5), match="small_cnn"),
+    Case("open_problems-distillation_loss-temperature-zero", lambda ws: _op(
+        "distillation_loss", *[__import__("torch").zeros(2, 10)] * 2, [0, 1], 0.0, 0.5),
+         match="temperature"),
+    Case("open_problems-distillation_loss-alpha", lambda ws: _op(
+        "distillation_loss", *[__import__("torch").zeros(2, 10)] * 2, [0, 1], 2.0, 1.5),
+         match="alpha"),
+    Case("open_problems-train_private-epsilon-zero", lambda ws: _op_private(epsilon=0.0),
+         match="epsilon"),
+    Case("open_problems-train_private-epsilon-negative", lambda ws: _op_private(epsilon=-1.0),
+         match="epsilon"),
+    Case("open_problems-train_private-epsilon-nan", lambda ws: _op_private(epsilon=math.nan),
+         match="epsilon"),
+    Case("open_problems-train_private-clip-zero", lambda ws: _op_private(max_grad_norm=0.0),
+         match="clipping norm"),
+    Case("open_problems-train_private-delta-too-large", lambda ws: _op_private(delta=0.5),
+         match="delta"),
+    Case("open_problems-train_private-batch-norm", lambda ws: _op(
+        "train_private", _op_cnn(), *_op_images(64), _op_images(64), epsilon=3.0),
+         match="batch normalisation"),
+    Case("open_problems-epsilon_for-sample-rate", lambda ws: _op(
+        "epsilon_for", 1.0, 1.5, 100), match="sample_rate"),
+    Case("open_problems-epsilon_for-accountant", lambda ws: _op(
+        "epsilon_for", 1.0, 0.01, 100, accountant="moments"), match="'prv' or 'rdp'"),
+    Case("open_problems-membership_attack-empty", lambda ws: _op(
+        "membership_attack", _op_cnn(), (__import__("torch").zeros(0, 1, 28, 28), []),
+        _op_images()), match="empty"),
+    Case("open_problems-client_splits-too-few", lambda ws: _op(
+        "client_splits", np.arange(5), clients=10), match="cannot fill"),
+    Case("open_problems-client_splits-zero-clients", lambda ws: _op(
+        "client_splits", np.arange(50), clients=0), match="clients"),
+    Case("open_problems-federated_averaging-empty-client", lambda ws: _op(
+        "federated_averaging", _op_cnn(), [_op_images(), (__import__("torch").zeros(
+            0, 1, 28, 28), np.zeros(0))], _op_images(), rounds=1), match="client 1 holds no"),
+    Case("open_problems-federated_averaging-no-clients", lambda ws: _op(
+        "federated_averaging", _op_cnn(), [], _op_images(), rounds=1),
+         match="at least one client"),
+    Case("open_problems-export_onnx-suffix", lambda ws: _op(
+        "export_onnx", _op_cnn(), ws / "model.pt"), match=r"\*\.onnx"),
+    Case("open_problems-export_onnx-no-folder", lambda ws: _op(
+        "export_onnx", _op_cnn(), ws / "missing" / "model.onnx"), match="does not exist"),
+    Case("open_problems-onnx_session-missing", lambda ws: _op(
+        "onnx_session", ws / "model.onnx"), match="No ONNX file"),
+    Case("open_problems-load_results-missing", lambda ws: _op(
+        "load_results", "no_such_results.json"), match="run the benchmark",
+         raises=(FileNotFoundError,)),
+    Case("speedrun-Recipe-network", lambda ws: __import__("mlbook.speedrun").speedrun.Recipe(
+        network="resnet"), match="network must be one of"),
+    Case("speedrun-Recipe-batch-zero", lambda ws: __import__("mlbook.speedrun").speedrun.Recipe(
+        batch_size=0), match="batch_size"),
+    Case("speedrun-Recipe-lr-nan", lambda ws: __import__("mlbook.speedrun").speedrun.Recipe(
+        learning_rate=math.nan), match="learning_rate"),
+    Case("speedrun-run-no-images", lambda ws: __import__("mlbook.speedrun").speedrun.run(
+        __import__("mlbook.speedrun").speedrun.Recipe(), *[__import__("torch").zeros(0)] * 4),
+         match="at least one"),
+    Case("serve-empty-body", lambda ws: _serve_bytes(b""), match="empty.*PNG",
+         raises=(ValueError,)),
+    Case("serve-not-an-image", lambda ws: _serve_bytes(b"hello"), match="not an image.*PNG",
+         raises=(ValueError,)),
+    Case("serve-wrong-size", lambda ws: _serve_bytes(_png(56)), match="56 × 56.*28 × 28",
+         raises=(ValueError,)),
+    Case("serve-too-large", lambda ws: _serve_bytes(b"x" * 70_000), match="limit",
+         raises=(ValueError,)),
+    Case("serve-Predictor-load-missing", lambda ws: __import__("mlbook.serve").serve.Predictor
+         .load(ws / "cnn.pt"), match="No model file"),
+    Case("serve-png_bytes-out-of-range", lambda ws: __import__("mlbook.serve").serve.png_bytes(
+        np.full(784, 2.0)), match="between 0 and 1"),
+]
+
+
+def _png(side):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (side, side)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 # --- running the table ---------------------------------------------------------------------------
 
 _RESULTS = {"checked": 0, "gaps": [], "failed": []}
