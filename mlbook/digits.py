@@ -341,14 +341,24 @@ class SoftmaxTrainer(BookWidget):
     def _check_epochs(self, proposal):
         return _trait(_count, proposal["value"], "epochs", 1, MAX_EPOCHS)
 
-    def run(self, steps: int | None = None) -> SoftmaxRun:
-        """The run the browser makes with the current settings: ``steps`` steps, or all."""
+    def run(self, steps: int | None = None, **settings) -> SoftmaxRun:
+        """The run the browser makes: ``steps`` steps, or all of it, with the current settings
+        or with others given by name (``learning_rate``, ``batch_size``, ``seed``,
+        ``epochs``), which leave the widget as it is."""
+        unknown = set(settings) - {"learning_rate", "batch_size", "seed", "epochs"}
+        if unknown:
+            raise TypeError(f"run() takes learning_rate, batch_size, seed and epochs, not "
+                            f"{', '.join(sorted(unknown))}.")
+        values = {name: settings.get(name, getattr(self, name))
+                  for name in ("learning_rate", "batch_size", "seed", "epochs")}
         n = len(self._images)
-        total = self.epochs * steps_per_epoch(n, self.batch_size)
-        return train_softmax(self._images, self._labels, self.learning_rate, self.batch_size,
-                             total if steps is None else steps, self.seed,
+        batch_size = _count(values["batch_size"], "the batch size", 1, n)
+        epochs = _count(values["epochs"], "epochs", 1, MAX_EPOCHS)
+        total = epochs * steps_per_epoch(n, batch_size)
+        return train_softmax(self._images, self._labels, values["learning_rate"], batch_size,
+                             total if steps is None else steps, values["seed"],
                              validation=self._validation,
-                             check_every=checkpoint_every(n, self.batch_size, self.epochs))
+                             check_every=checkpoint_every(n, batch_size, epochs))
 
     def fallback(self) -> str:
         """The templates after the whole default run, with its loss and accuracy curves."""

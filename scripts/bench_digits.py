@@ -93,8 +93,7 @@ def redraw_times(page, site, widgets, repeats: int) -> list[dict]:
             control = controls.nth(c)
             action = control.get_attribute("data-bench")
             name = (control.get_attribute("aria-label") or control.inner_text() or action)[:40]
-            samples = [page.evaluate(DRIVE_JS, [control.element_handle(), action, step])
-                       for step in range(repeats)]
+            samples = [control.evaluate(DRIVE_JS, [action, step]) for step in range(repeats)]
             per_control[name] = round(statistics.median(samples), 1)
             times += samples
         rows.append({"widget": type(widget).__name__, "controls": per_control,

@@ -154,6 +154,17 @@ def test_a_run_with_a_huge_learning_rate_stops_as_diverged(sample):
     assert run.step < trainer.epochs  # one step an epoch: it stopped early
 
 
+def test_a_run_with_other_settings_leaves_the_widget_alone(sample):
+    trainer = _trainer(sample)
+    other = trainer.run(learning_rate=50, batch_size=N_TRAIN)
+    assert other.diverged and trainer.learning_rate == 0.5 and trainer.batch_size == 64
+    assert not trainer.run(steps=3).diverged
+    with pytest.raises(TypeError, match="not eta"):
+        trainer.run(eta=0.1)
+    with pytest.raises(ValueError, match="learning rate η must be positive"):
+        trainer.run(learning_rate=-1)
+
+
 # --- softmax regression in the browser -------------------------------------------------------
 
 def _browser_run(page, trainer, steps):
