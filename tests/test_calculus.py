@@ -583,8 +583,7 @@ def test_the_books_explorer_shows_the_chapters_run(page, server):
     _matches(root, VALLEY, (-4.0, 3.0), 0.3, 0.0, 60)
     _click(root, "tuned heavy ball")
     tuned = calculus.tuned_heavy_ball([0.2, 2.0])
-    _matches(root, VALLEY, (-4.0, 3.0), _value(root, "learning rate η"),
-             _value(root, "momentum β"), 60)
+    _matches(root, VALLEY, (-4.0, 3.0), tuned["learning_rate"], tuned["momentum"], 60)
     sentence = page.locator("article p", has_text="The measured rates").first
     assert f"{tuned['rate']:.3f}" in sentence.inner_text()
     _clean(page)
