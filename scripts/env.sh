@@ -1,6 +1,8 @@
 # Sourced by build.sh and test.sh: create or update the virtual environment and set the data root.
 # Re-installs only when a requirements file or pyproject.toml changed since the last install.
 set -euo pipefail
+# Paths are the repository's, wherever this is sourced from.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${MLBOOK_VENV:-.venv}"
 REQUIREMENTS="${1:-requirements.txt}"
 if [ ! -x "$VENV/bin/python" ]; then
