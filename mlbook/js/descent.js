@@ -175,20 +175,29 @@ function cividis(fraction) {
   return `#${mix(1)}${mix(3)}${mix(5)}`;
 }
 
-/** One SVG path per contour level of L − L*, in the plot's pixels (drawn once per surface). */
+const contourCache = new Map(); // surface key → path data per level (the plot never moves)
+
+/** One SVG path per contour level of L − L*, in the plot's pixels (computed once per surface). */
 function contourPaths(surface, xs, ys) {
+  const key = JSON.stringify([surface.key, surface.kind, surface.params, surface.extent,
+    surface.levels, xs.range, ys.range]);
+  if (!contourCache.has(key)) contourCache.set(key, contourData(surface, xs, ys));
+  const n = surface.levels.length;
+  return contourCache.get(key).map((d, k) => s("path", { d: d || "M0,0", fill: "none",
+    stroke: cividis(k / Math.max(1, n - 1)), "stroke-width": 1 }));
+}
+
+function contourData(surface, xs, ys) {
   const [x0, x1, y0, y1] = surface.extent;
   const gx = Array.from({ length: GRID }, (_, i) => x0 + ((x1 - x0) * i) / (GRID - 1));
   const gy = Array.from({ length: GRID }, (_, j) => y0 + ((y1 - y0) * j) / (GRID - 1));
   const values = gy.map((t2) => gx.map((t1) => lossAt(surface, t1, t2) - surface.min_value));
-  const n = surface.levels.length;
-  return surface.levels.map((level, k) => {
+  return surface.levels.map((level) => {
     let d = "";
     for (const [[ax, ay], [bx, by]] of contourSegments(gx, gy, values, level)) {
       d += `M${xs(ax).toFixed(1)},${ys(ay).toFixed(1)}L${xs(bx).toFixed(1)},${ys(by).toFixed(1)}`;
     }
-    return s("path", { d: d || "M0,0", fill: "none", stroke: cividis(k / Math.max(1, n - 1)),
-      "stroke-width": 1 });
+    return d;
   });
 }
 
@@ -381,8 +390,10 @@ function render({ model, el }) {
       });
     }
     const lossBox = h("div", {});
-    const readout = h("div", { class: "mlbook-readout", "aria-live": "polite" });
-    const rates = h("div", { class: "mlbook-readout mlbook-rates" });
+    // Room for two lines each, so that a longer number does not reflow the page below.
+    const readout = h("div", { class: "mlbook-readout", "aria-live": "polite",
+      style: { minHeight: "2.8em" } });
+    const rates = h("div", { class: "mlbook-readout mlbook-rates", style: { minHeight: "2.8em" } });
     root.replaceChildren(
       h("div", { style: { fontWeight: 600 } }, "Gradient-descent explorer"),
       h("div", { class: "mlbook-row" }, h("label", { class: "mlbook-field" },
