@@ -126,7 +126,7 @@ def png_bytes(pixels) -> bytes:
     return buffer.getvalue()
 
 
-def make_handler(predictor: Predictor):
+def make_handler(predictor: Predictor, log: bool = True):
     class Handler(BaseHTTPRequestHandler):
         server_version = "mlbook-serve/1"
 
@@ -180,7 +180,8 @@ def make_handler(predictor: Predictor):
             return length
 
         def log_message(self, format, *args):  # one short line per request, on stderr
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            if log:
+                sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     return Handler
 
@@ -218,10 +219,10 @@ def serve(predictor: Predictor, host: str = "127.0.0.1", port: int = 8000,
         server.server_close()
 
 
-def start_in_background(predictor: Predictor, host: str = "127.0.0.1"):
-    """Serve on a free port in a background thread (for a notebook or a test); returns the
-    server (``server.shutdown()`` stops it) and its URL."""
-    server = ThreadingHTTPServer((host, 0), make_handler(predictor))
+def start_in_background(predictor: Predictor, host: str = "127.0.0.1", log: bool = False):
+    """Serve on a free port in a background thread (for a notebook or a test), logging no
+    requests unless ``log``; returns the server (``server.shutdown()`` stops it) and its URL."""
+    server = ThreadingHTTPServer((host, 0), make_handler(predictor, log))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://{host}:{server.server_address[1]}"
 
