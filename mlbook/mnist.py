@@ -543,13 +543,18 @@ class Table:
         self.header, self.rows, self.caption = list(header), [list(r) for r in rows], caption
 
     def _repr_html_(self) -> str:
-        head = "".join(f'<th scope="col">{html.escape(str(h))}</th>' for h in self.header)
+        def text(value) -> str:
+            return html.escape(str(value), quote=False)
+
+        head = "".join(f'<th scope="col">{text(h)}</th>' for h in self.header)
         body = "".join("<tr>" + "".join(
-            (f'<th scope="row">{html.escape(str(c))}</th>' if i == 0 else
-             f"<td>{html.escape(str(c))}</td>") for i, c in enumerate(row)) + "</tr>"
-            for row in self.rows)
-        return (f'<table class="table mlbook-table"><caption>{html.escape(self.caption)}'
-                f"</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            (f'<th scope="row">{text(c)}</th>' if i == 0 else f"<td>{text(c)}</td>")
+            for i, c in enumerate(row)) + "</tr>" for row in self.rows)
+        # The caption inherits the page's colours (readable in light and dark mode).
+        caption = ('<caption style="caption-side: top; color: inherit; background: none; '
+                   f'text-align: left">{text(self.caption)}</caption>')
+        return (f'<table class="table mlbook-table">{caption}'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def __repr__(self) -> str:
         widths = [max(len(str(c)) for c in column) for column in zip(self.header, *self.rows,
@@ -578,14 +583,18 @@ def full_results_table(results: Mapping, keys: Sequence[str]) -> Table:
                      f"{row['validation_accuracy']:.2%}",
                      percent_with_error(row["test_accuracy"], row["test_standard_error"]),
                      f"{row['test_errors']:,}", f"{row['train_seconds']:.0f} s"])
+    copy = ("a near-exact copy of MNIST" if "near-exact" in data["provenance"]
+            else data["provenance"])
+    loaded = (results["load_average"] or 0) > (results["cpu_count"] or 1)
     caption = (f"Full data, not this page's run: the chapter's recipes on "
-               f"{data['training_images']:,} training images ({data['provenance']}), "
-               f"{data['validation_images']:,} of them held out for validation; "
-               f"{data['test_images']:,} test images. Written by {results['written_by']} on "
-               f"{results['date']} ({results['device']}, {results['torch_threads']} CPU threads, "
-               f"{results['machine']}, torch {results['torch']}).")
-    return Table(["model", "recipe", "epoch used", "validation", "test accuracy ± SE",
-                  "test errors", "training time"], rows, caption)
+               f"{data['training_images']:,} training images ({copy}; "
+               f"{data['validation_images']:,} held out for validation) and "
+               f"{data['test_images']:,} test images. {results['written_by']}, "
+               f"{results['date']}, {results['device']} ({results['machine']}), "
+               f"{results['torch_threads']} threads"
+               + (" on a busy shared machine (times are pessimistic)." if loaded else "."))
+    return Table(["model", "recipe", "epoch kept", "validation", "test ± SE", "test errors",
+                  "training"], rows, caption)
 
 
 # --- Pictures ---------------------------------------------------------------------------------
