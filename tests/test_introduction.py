@@ -11,6 +11,7 @@ import io
 import math
 import re
 
+import matplotlib
 import nbformat
 import numpy as np
 import pytest
@@ -28,7 +29,8 @@ def chapter():
     """The chapter's data and functions, from running its own cells."""
     cells = {cell.get("id"): cell for cell in nbformat.read(NOTEBOOK, as_version=4).cells}
     namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):
+    # rc_context: the chapter's use_book_style() must not restyle other tests' figures.
+    with contextlib.redirect_stdout(io.StringIO()), matplotlib.rc_context():
         for cell_id in (DATA_CELL, ALGORITHM_CELL):
             exec(cells[cell_id].source, namespace)  # noqa: S102 - the book's own code
     return namespace
