@@ -25,9 +25,9 @@ What the PDF shows, and how it differs from the site:
 * code wraps instead of being cut off; display equations too wide for the page are scaled down.
 
 The print is skipped, with a message and without a warning, when ``MLBOOK_PDF=0`` or when Chromium,
-Playwright or pypdf is missing; the site then has no PDF and no link to it. When the joined
-document (stylesheet included), this module and Chromium are unchanged since the last print, the
-PDF is kept (a fingerprint in ``_build/book-pdf.fingerprint``): a rebuild that changed nothing
+Playwright or pypdf is missing; the site then has no PDF and no link to it. When the pages, the
+site's stylesheets, this module, its stylesheet and Chromium are unchanged since the last print,
+the PDF is kept (a fingerprint in ``_build/book-pdf.fingerprint``): a rebuild that changed nothing
 stays fast.
 """
 
@@ -612,24 +612,35 @@ def _chromium_version() -> str:
         return ""
 
 
+def fingerprint(site: Path, parts: list[Part], meta: dict) -> str:
+    """A digest of everything the PDF is made from: the pages in order, the site's stylesheets,
+    this module and its stylesheet, and Chromium's version. Cheap: nothing is parsed."""
+    digest = hashlib.sha256()
+    for text in (repr(parts), repr(sorted(meta.items())), Path(__file__).read_text(),
+                 STYLESHEET.read_text(), _chromium_version()):
+        digest.update(text.encode() + b"\0")
+    for doc in [doc for part in parts for doc in part.docs]:
+        digest.update((site / f"{doc}.html").read_bytes())
+    for sheet in sorted((site / "_static").rglob("*.css")):
+        digest.update(sheet.read_bytes())
+    return digest.hexdigest()
+
+
 def build(app, log) -> None:
-    """Print ``book.pdf`` into the HTML output folder (Sphinx's build-finished)."""
+    """Print ``book.pdf`` into the HTML output folder (Sphinx's build-finished), unless it was
+    printed from the same pages before."""
     site = Path(app.outdir)
     out = site / PDF_NAME
     started = time.perf_counter()
-    book = join_pages(site, book_parts(app), _meta(app))
-    digest = hashlib.sha256("\0".join(
-        [book.html, Path(__file__).read_text(), _chromium_version()]).encode())
-    for sheet in re.findall(r'<link rel="stylesheet" href="/([^"?]+)', book.html):
-        digest.update((site / unquote(sheet)).read_bytes())  # the theme's CSS, the site's own
-    fingerprint = digest.hexdigest()
+    parts, meta = book_parts(app), _meta(app)
+    current = fingerprint(site, parts, meta)
     record = site.parent / FINGERPRINT
-    if out.is_file() and record.is_file() and record.read_text().strip() == fingerprint:
+    if out.is_file() and record.is_file() and record.read_text().strip() == current:
         log(f"book.pdf is up to date ({out})")
         return
     record.unlink(missing_ok=True)
-    stats = print_pdf(site, book, out, log=log)
-    record.write_text(fingerprint + "\n")
+    stats = print_pdf(site, join_pages(site, parts, meta), out, log=log)
+    record.write_text(current + "\n")
     log(f"book.pdf: {stats['pages']} pages, {stats['bytes'] / 1e6:.1f} MB in "
         f"{time.perf_counter() - started:.0f} s (typesetting {stats['typeset_s']:.0f} s, "
         f"{stats['prints']} prints {stats['print_s']:.0f} s) ({out})")
