@@ -81,6 +81,10 @@ class BookWidget(anywidget.AnyWidget):
             cls._esm = bundle(cls._module)
         super().__init_subclass__(**kwargs)
 
+    def __repr__(self) -> str:
+        # The widget's plain-text form: no memory address (a page must never show one).
+        return f"<{type(self).__name__} widget>"
+
     def fallback(self) -> str:
         """HTML for the widget's default state, shown where JavaScript is off and in the PDF."""
         raise NotImplementedError(f"{type(self).__name__} must say what to show without "

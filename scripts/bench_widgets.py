@@ -60,6 +60,7 @@ DRIVE_JS = """async (control, [action, step]) => {
     control.dispatchEvent(new Event('input', {bubbles: true}));
     control.dispatchEvent(new Event('change', {bubbles: true}));
   } else if (action === 'click') {
+    if (control.type === 'radio') control.checked = false;  // a reader picks it anew
     control.click();
   } else if (action === 'drag') {
     const sign = step % 2 ? -1 : 1;
@@ -75,7 +76,8 @@ DRIVE_JS = """async (control, [action, step]) => {
   } else {
     throw new Error('unknown data-bench action ' + action);
   }
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no redraw')), 5000));
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no redraw')),
+                                                       5000));
   await Promise.race([done, timeout]);
   await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)));
   return performance.now() - start;

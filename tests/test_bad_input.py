@@ -769,6 +769,51 @@ def _png(side):
     return buffer.getvalue()
 
 
+# --- shared modules: glue and self-check questions ----------------------------------------------
+
+def _quiz_rows() -> list[Case]:
+    from mlbook.quiz import Choice, Number, Quiz
+
+    def choice(**changes):
+        settings = {"text": "Which way?", "options": ["up", "down"], "answer": 0,
+                    "explain": "Up."} | changes
+        return lambda ws: Choice(**settings)
+
+    def number(**changes):
+        settings = {"text": "How many?", "answer": 6, "tolerance": 0.1, "explain": "Six."} | changes
+        return lambda ws: Number(**settings)
+
+    return [
+        Case("quiz-choice-one-option", choice(options=["up"]), match="two non-empty options"),
+        Case("quiz-choice-empty-option", choice(options=["up", " "]), match="non-empty"),
+        Case("quiz-choice-answer-out-of-range", choice(answer=2), match="index of an option"),
+        Case("quiz-choice-answer-not-int", choice(answer="0"), match="index of an option"),
+        Case("quiz-choice-why-length", choice(why=["a"]), match="one 'why' line per option"),
+        Case("quiz-empty-question", choice(text=""), match="non-empty text"),
+        Case("quiz-empty-explanation", number(explain=None), match="non-empty text"),
+        Case("quiz-number-nan-answer", number(answer=math.nan), match="finite number"),
+        Case("quiz-number-text-answer", number(answer="6"), match="finite number"),
+        Case("quiz-number-negative-tolerance", number(tolerance=-1), match="tolerance"),
+        Case("quiz-number-inf-tolerance", number(tolerance=math.inf), match="tolerance"),
+        Case("quiz-no-questions", lambda ws: Quiz([]), match="at least one question"),
+        Case("quiz-not-a-question", lambda ws: Quiz(["What?"]), match="Choice or Number"),
+    ]
+
+
+def _glue(name):
+    from mlbook import glue
+
+    return lambda ws: glue(name, 1)
+
+
+CASES += [
+    Case("glue-name-with-space", _glue("my value"), match="identifier"),
+    Case("glue-name-starting-with-digit", _glue("2nd"), match="identifier"),
+    Case("glue-name-not-text", _glue(7), match="identifier"),
+    *_quiz_rows(),
+]
+
+
 # --- running the table ---------------------------------------------------------------------------
 
 _RESULTS = {"checked": 0, "gaps": [], "failed": []}
