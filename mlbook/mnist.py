@@ -15,6 +15,7 @@ import html
 import io
 import json
 import math
+import numbers
 import os
 import random
 import sys
@@ -141,17 +142,21 @@ def source_fingerprint(sources: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def code_fingerprint(namespace: Mapping, names: Sequence[str] = RESULTS_CODE) -> str:
+def code_fingerprint(namespace: Mapping, names: Sequence[str] = RESULTS_CODE) -> str | None:
     """The fingerprint of the functions ``names`` (``"Class.method"`` for methods) as defined in
-    ``namespace``, from their source (a notebook's ``globals()`` in a running kernel)."""
+    ``namespace``, from their source (a notebook's ``globals()`` in a running kernel); None if
+    one is missing or its source cannot be read."""
     import inspect
 
     sources = []
-    for name in names:
-        obj = namespace[name.split(".")[0]]
-        for attribute in name.split(".")[1:]:
-            obj = getattr(obj, attribute)
-        sources.append(inspect.getsource(obj))
+    try:
+        for name in names:
+            obj = namespace[name.split(".")[0]]
+            for attribute in name.split(".")[1:]:
+                obj = getattr(obj, attribute)
+            sources.append(inspect.getsource(obj))
+    except (KeyError, AttributeError, OSError, TypeError):
+        return None
     return source_fingerprint(sources)
 
 
@@ -226,11 +231,12 @@ def loader(images: torch.Tensor, labels: np.ndarray | torch.Tensor, batch_size: 
     """A DataLoader over in-memory tensors; shuffling uses its own seeded generator."""
     if len(images) != len(labels):
         raise ValueError(f"Size mismatch: {len(images)} images but {len(labels)} labels.")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
+    if isinstance(batch_size, bool) or not (isinstance(batch_size, numbers.Integral)
+                                            and batch_size >= 1):
         raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
     dataset = TensorDataset(images, torch.as_tensor(labels))
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    return DataLoader(dataset, batch_size=int(batch_size), shuffle=shuffle, generator=generator)
 
 
 # --- Training and evaluation with progress bars -----------------------------------------------
@@ -501,31 +507,36 @@ def load_full_results(path: str | os.PathLike = RESULTS_FILE) -> dict:
     return json.loads(path.read_text())
 
 
-def check_full_results(results: Mapping, recipes: Mapping[str, Mapping],
-                       fingerprint: str) -> None:
-    """Raise ValueError unless ``results`` has the schema and came from these recipes and code.
-
-    ``recipes`` are the chapter's ``*_recipe`` dictionaries; ``fingerprint`` is
-    :func:`code_fingerprint` of the chapter's training code.
-    """
-    rerun = ("Re-run `python scripts/bench_mnist.py --data-root <full MNIST>` to regenerate "
-             f"{RESULTS_FILE.name}.")
+def full_results_problems(results: Mapping, recipes: Mapping[str, Mapping],
+                          fingerprint: str | None) -> list[str]:
+    """What disagrees between ``results`` and the chapter: the schema, the recipes (the
+    chapter's ``*_recipe`` dictionaries) or the training code (:func:`code_fingerprint`)."""
     missing = _RESULT_KEYS - set(results)
     if missing or results.get("schema") != RESULTS_SCHEMA:
-        raise ValueError(f"the results file lacks {sorted(missing)} or has schema "
-                         f"{results.get('schema')} (expected {RESULTS_SCHEMA}). {rerun}")
+        return [f"the results file lacks {sorted(missing)} or has schema "
+                f"{results.get('schema')} (expected {RESULTS_SCHEMA})"]
+    problems = []
     for model in results["models"]:
         if _MODEL_KEYS - set(model):
-            raise ValueError(f"result {model.get('key')} lacks {sorted(_MODEL_KEYS - set(model))}."
-                             f" {rerun}")
-        if model["recipe"] is not None and model["recipe"] not in results["recipes"]:
-            raise ValueError(f"result {model['key']} names an unknown recipe. {rerun}")
+            problems.append(f"result {model.get('key')} lacks {sorted(_MODEL_KEYS - set(model))}")
+        elif model["recipe"] is not None and model["recipe"] not in results["recipes"]:
+            problems.append(f"result {model['key']} names an unknown recipe {model['recipe']}")
     if dict(results["recipes"]) != {k: dict(v) for k, v in recipes.items()}:
-        raise ValueError(f"the chapter's recipes {dict(recipes)} differ from those the results "
-                         f"were measured with, {results['recipes']}. {rerun}")
+        problems.append(f"the chapter's recipes {dict(recipes)} differ from those the results "
+                        f"were measured with, {results['recipes']}")
     if list(results["code"]) != list(RESULTS_CODE) or results["code_fingerprint"] != fingerprint:
-        raise ValueError(f"the chapter's training code ({', '.join(RESULTS_CODE)}) changed "
-                         f"since the results were measured. {rerun}")
+        problems.append(f"the chapter's training code ({', '.join(RESULTS_CODE)}) changed since "
+                        "the results were measured")
+    return problems
+
+
+def check_full_results(results: Mapping, recipes: Mapping[str, Mapping],
+                       fingerprint: str | None) -> None:
+    """Raise ValueError, saying what to do, if :func:`full_results_problems` finds any."""
+    problems = full_results_problems(results, recipes, fingerprint)
+    if problems:
+        raise ValueError("; ".join(problems) + ". Re-run `python scripts/bench_mnist.py "
+                         f"--data-root <full MNIST>` to regenerate {RESULTS_FILE.name}.")
 
 
 def result(results: Mapping, key: str) -> dict:

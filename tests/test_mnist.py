@@ -254,6 +254,14 @@ def test_small_cnn_shapes_parameter_count_and_size():
     assert mnist.count_parameters(plain) == 160 + 4640 + 15690
 
 
+def test_loader_takes_any_whole_batch_size_and_refuses_others():
+    images, labels = torch.zeros(10, 1, 28, 28), np.zeros(10, int)
+    assert len(mnist.loader(images, labels, np.int64(4))) == 3
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            mnist.loader(images, labels, bad)
+
+
 def test_standard_error_is_binomial():
     assert mnist.standard_error(0.97, 10_000) == pytest.approx(0.0017059, rel=1e-4)
     assert mnist.standard_error(1.0, 10) == 0.0
@@ -380,6 +388,17 @@ def test_a_changed_recipe_fails_the_check():
         mnist.check_full_results(results, changed, mnist.notebook_fingerprint(NOTEBOOK))
     with pytest.raises(ValueError, match="training code"):
         mnist.check_full_results(results, recipes, "0" * 64)
+
+
+def test_a_reader_who_changes_a_recipe_is_told_not_stopped():
+    """Outside the book's build the chapter prints these problems instead of failing."""
+    results = mnist.load_full_results()
+    recipes = mnist.chapter_recipes(NOTEBOOK)
+    changed = {**recipes, "adam_recipe": {**recipes["adam_recipe"], "lr": 3e-4}}
+    problems = mnist.full_results_problems(results, changed, mnist.code_fingerprint({}))
+    assert len(problems) == 2 and "recipes" in problems[0] and "code" in problems[1]
+    assert mnist.full_results_problems(results, recipes, mnist.notebook_fingerprint(NOTEBOOK)) \
+        == []
 
 
 def test_the_full_results_table_shows_its_caption_and_rows():
