@@ -27,8 +27,9 @@ What the PDF shows, and how it differs from the site:
 The print is skipped, with a message and without a warning, when ``MLBOOK_PDF=0`` or when Chromium,
 Playwright or pypdf is missing; the site then has no PDF and no link to it. When the pages, the
 site's stylesheets, this module, its stylesheet and Chromium are unchanged since the last print,
-the PDF is kept (a fingerprint in ``_build/book-pdf.fingerprint``): a rebuild that changed nothing
-stays fast.
+the PDF is kept (a fingerprint in ``_build/book-pdf.json``): a rebuild that changed nothing stays
+fast. A rebuild that changed something starts from the last build's page numbers, and usually
+prints once instead of twice.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import hashlib
 import html
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -50,7 +52,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 SWITCH = "MLBOOK_PDF"
 PDF_NAME = "book.pdf"
-FINGERPRINT = "book-pdf.fingerprint"
+RECORD = "book-pdf.json"  # in _build/: the fingerprint of the last print and its page numbers
 HERE = Path(__file__).resolve().parent
 STYLESHEET = HERE / "book_pdf.css"
 # An origin that never reaches a network: Playwright answers every request from the site folder.
@@ -493,10 +495,13 @@ def _finish(reader, book: Book, pages: dict[str, int]) -> bytes:
     return out.getvalue()
 
 
-def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
+def print_pdf(site: Path, book: Book, out: Path, guess: dict[str, int] | None = None,
+              log=print) -> dict:
     """Print ``book`` (its HTML is for the site's root folder) to ``out`` with Chromium; returns
-    statistics. The contents and the exercises' pointers to their solutions get their page
-    numbers from a first print; the next print carries them (a third, should a page move)."""
+    statistics and the page of each target of the contents. The contents and the exercises'
+    pointers to their solutions show the pages in ``guess`` (the last build's); a print whose
+    pages differ from them is printed again with the pages it found: one print after a small
+    edit, two after a clean build (three at most)."""
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader
 
@@ -541,18 +546,19 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
                     f"edge: {', '.join(state['wide'][:5])}")
             wanted = page.evaluate("() => [...document.querySelectorAll('.mlbook-page-of')]"
                                    ".map(el => el.dataset.target)")
-            pages: dict[str, int] = {}
-            for prints in range(1, 4):
+            pages = {name: guess[name] for name in wanted if name in (guess or {})}
+            prints, shown = 0, None
+            while pages != shown:
+                if prints == 3:
+                    log("book.pdf: page numbers did not settle after three prints; "
+                        "the contents may be a page off")
+                    break
                 page.evaluate(_FILL_PAGES, pages)
                 reader = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True,
                                                        print_background=True, tagged=True)))
+                prints += 1
                 found = _destination_pages(reader)
-                if prints > 1 and found == pages:
-                    break
-                pages = found
-            else:
-                log("book.pdf: page numbers did not settle after three prints; "
-                    "the contents may be a page off")
+                shown, pages = pages, {name: found[name] for name in wanted if name in found}
         finally:
             browser.close()
     missing = sorted(set(wanted) - set(found))
@@ -563,7 +569,8 @@ def print_pdf(site: Path, book: Book, out: Path, log=print) -> dict:
     partial.write_bytes(pdf)
     partial.replace(out)
     return {"pages": len(reader.pages), "bytes": len(pdf), "prints": prints,
-            "typeset_s": typeset, "print_s": time.perf_counter() - started - typeset}
+            "typeset_s": typeset, "print_s": time.perf_counter() - started - typeset,
+            "targets": pages}
 
 
 # --- In the Sphinx build -----------------------------------------------------------------------
@@ -634,16 +641,22 @@ def build(app, log) -> None:
     started = time.perf_counter()
     parts, meta = book_parts(app), _meta(app)
     current = fingerprint(site, parts, meta)
-    record = site.parent / FINGERPRINT
-    if out.is_file() and record.is_file() and record.read_text().strip() == current:
+    record = site.parent / RECORD
+    try:
+        last = json.loads(record.read_text())
+    except (OSError, ValueError):
+        last = {}
+    if out.is_file() and last.get("fingerprint") == current:
         log(f"book.pdf is up to date ({out})")
         return
     record.unlink(missing_ok=True)
-    stats = print_pdf(site, join_pages(site, parts, meta), out, log=log)
-    record.write_text(current + "\n")
+    stats = print_pdf(site, join_pages(site, parts, meta), out, guess=last.get("targets"),
+                      log=log)
+    record.write_text(json.dumps({"fingerprint": current, "targets": stats["targets"]}))
     log(f"book.pdf: {stats['pages']} pages, {stats['bytes'] / 1e6:.1f} MB in "
         f"{time.perf_counter() - started:.0f} s (typesetting {stats['typeset_s']:.0f} s, "
-        f"{stats['prints']} prints {stats['print_s']:.0f} s) ({out})")
+        f"{stats['prints']} print{'s' * (stats['prints'] > 1)} {stats['print_s']:.0f} s) "
+        f"({out})")
 
 
 def remove_stale(app, log) -> None:
