@@ -267,6 +267,9 @@ function render({ model, el }) {
   // contain: a redraw lays out this card only, not the long page of formulas around it.
   const root = h("div", { class: "mlbook-widget mlbook-likelihood",
     style: { contain: "content" } });
+  // The book's theme answers every click on the page with a search of the whole document (to
+  // close its menus); a click on this card's buttons needs none of it.
+  root.addEventListener("click", (event) => event.stopPropagation());
   el.append(root);
   const settings = () => ({ trueP: model.get("true_p"), flips: model.get("flips"),
     seed: model.get("seed"), priorA: model.get("prior_a"), priorB: model.get("prior_b"),
