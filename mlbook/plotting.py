@@ -1,6 +1,8 @@
 """The book's one plot style: the Okabe-Ito colour-blind-safe palette on a white card.
 
-Figures keep a white background so they read the same in the site's light and dark modes.
+Figures keep a white background so they read the same in the site's light and dark modes. They
+are stored as palette PNGs (:func:`compact_png`): the same picture at about half the bytes of a
+full-colour PNG, which keeps every page of the book under 1 MB.
 """
 
 from __future__ import annotations
@@ -47,14 +49,51 @@ _STYLE = {
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib style (call once at the top of a chapter)."""
+    """Apply the book's matplotlib style (call once at the top of a chapter); in a notebook, also
+    show every figure as a compact PNG."""
     mpl.rcParams.update(_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
+
+        # The inline backend registers its own PNG formatter when pyplot makes its first figure;
+        # make one now, so that ours, registered after it, is the one used.
+        plt.close(plt.figure())
+
+        formatter = shell.display_formatter.formatters["image/png"]
+        formatter.for_type(Figure, lambda fig: compact_png(fig, bbox_inches="tight"))
 
 
-def png_data_uri(fig, dpi: int = 100) -> str:
-    """A figure as a ``data:image/png;base64,...`` URI, for embedding in widget HTML."""
+def compact_png(fig, dpi: float | None = None, colors: int = 256, **savefig) -> bytes:
+    """``fig`` as a PNG with an adaptive palette of ``colors`` colours and no dithering: for the
+    book's line art, heat maps and digits it looks the same as matplotlib's full-colour PNG at
+    about half the bytes (or less, with fewer colours)."""
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"compact_png needs a matplotlib figure, got {type(fig).__name__}.")
+    if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
+        raise ValueError(f"colors must be a whole number from 2 to 256, got {colors!r}.")
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, **savefig)
+    image = Image.open(buffer).convert("RGBA")
+    # Transparent parts show the white paper the book's figures are drawn on.
+    paper = Image.new("RGBA", image.size, "white")
+    image = Image.alpha_composite(paper, image).convert("RGB").quantize(
+        colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def png_data_uri(fig, dpi: int = 100, colors: int = 256) -> str:
+    """A figure as a ``data:image/png;base64,...`` URI (a compact PNG), for widget HTML."""
     if not hasattr(fig, "savefig"):
         raise TypeError(f"png_data_uri needs a matplotlib figure, got {type(fig).__name__}.")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    png = compact_png(fig, dpi=dpi, colors=colors)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
