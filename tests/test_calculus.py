@@ -451,7 +451,7 @@ def test_sliding_the_learning_rate(explorer, sandbox_page):
 
 
 def test_clicking_and_dragging_on_the_contours_move_the_start(explorer, sandbox_page):
-    plot = explorer.locator("svg[data-bench=drag]")
+    plot = explorer.locator("[data-bench=drag]")
     box = plot.bounding_box()
     before = renders(explorer)
     sandbox_page.mouse.click(box["x"] + 0.7 * box["width"], box["y"] + 0.3 * box["height"])
@@ -494,7 +494,7 @@ def test_a_diverging_run_stops_and_says_so(explorer, sandbox_page):
     assert run.diverged and run.steps < 60
     assert "Diverged" in _status(explorer) and "above the stability limit 1" in _status(explorer)
     assert "mlbook-warning" in explorer.locator(".mlbook-status").get_attribute("class")
-    path = explorer.locator("svg[data-bench=drag] path[stroke='#D55E00']").first
+    path = explorer.locator("[data-bench=drag] path[stroke='#D55E00']").first
     assert len(path.get_attribute("d")) > 20, "the path is drawn, not a blank plot"
     _click(explorer, "reset")
     explorer.get_by_role("button", name="play").click()

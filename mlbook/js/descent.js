@@ -160,6 +160,9 @@ export function contourSegments(xs, ys, values, level) {
 // --- Drawing ---------------------------------------------------------------------------------------
 
 const GRID = 90; // contour grid points per side
+const PLOT_WIDTH = 340;
+const PLOT_HEIGHT = 320;
+const PLOT_MARGIN = [10, 12, 40, 46]; // top, right, bottom, left
 const PLAY_MS = 40; // one tick of play
 const PLAY_TICKS = 120; // a whole run plays in about this many ticks
 const CIVIDIS = ["#00224e", "#35456c", "#666970", "#948e77", "#c8b866", "#fee838"];
@@ -199,6 +202,17 @@ function contourData(surface, xs, ys) {
     }
     return d;
   });
+}
+
+/**
+ * Fill a read-out with [text, width in characters] fields, separated by " · ". Each field keeps
+ * its width whatever its number, so the read-out wraps the same way at every step and never
+ * changes height: a changing height would reflow the whole page below the widget.
+ */
+function fields(element, parts) {
+  element.replaceChildren(...parts.flatMap(([text, width], i) => [i ? " · " : "",
+    h("span", { style: { display: "inline-block", minWidth: `${width}ch`,
+      whiteSpace: "nowrap" } }, text)]));
 }
 
 /** A linear slider next to a number box; `check(v)` returns an error message or "". */
@@ -350,11 +364,13 @@ function render({ model, el }) {
       button.dataset.bench = "click";
     }
 
-    // The contour plot stays while the surface does, so a drag keeps its pointer.
-    const contour = plot({ width: 340, height: 320, margin: [10, 12, 40, 46], x: [x0, x1],
-      y: [y0, y1], xlabel: "θ₁", ylabel: "θ₂", label: `Contours of the ${surface.name}` });
-    contour.svg.dataset.bench = "drag";
-    contour.svg.style.cursor = "crosshair";
+    // The contour plot stays while the surface does, so a drag keeps its pointer. The path is
+    // drawn on a second, transparent SVG on top: each redraw repaints only that layer, never the
+    // thousands of contour segments underneath.
+    const [top, right, bottom, left] = PLOT_MARGIN;
+    const contour = plot({ width: PLOT_WIDTH, height: PLOT_HEIGHT, margin: PLOT_MARGIN,
+      x: [x0, x1], y: [y0, y1], xlabel: "θ₁", ylabel: "θ₂",
+      label: `Contours of the ${surface.name}` });
     contour.layer.append(...contourPaths(surface, contour.x, contour.y));
     surface.minima.forEach(([m1, m2], i) => {
       contour.layer.append(s("text", { x: contour.x(m1), y: contour.y(m2) + 5,
@@ -364,8 +380,18 @@ function render({ model, el }) {
           "font-size": 11, fill: COLORS.black }, String(i + 1)));
       }
     });
-    const pathLayer = s("g", {});
-    contour.layer.append(pathLayer);
+    const clip = `mlbook-clip-${Math.random().toString(36).slice(2)}`;
+    const pathLayer = s("g", { "clip-path": `url(#${clip})` });
+    const overlay = s("svg", { viewBox: `0 0 ${PLOT_WIDTH} ${PLOT_HEIGHT}`, width: "100%",
+      height: "100%", class: "mlbook-plot", "aria-hidden": "true",
+      preserveAspectRatio: "xMidYMid meet",
+      style: { position: "absolute", left: 0, top: 0, background: "transparent",
+        willChange: "transform" } },
+    s("defs", {}, s("clipPath", { id: clip }, s("rect", { x: left, y: top,
+      width: PLOT_WIDTH - left - right, height: PLOT_HEIGHT - top - bottom }))), pathLayer);
+    contour.svg.style.willChange = "transform";
+    const board = h("div", { "data-bench": "drag", style: { position: "relative",
+      cursor: "crosshair" } }, contour.svg, overlay);
     const moveStart = guard(root, (event) => {
       const [px, py] = pointerIn(contour.svg, event);
       const t1 = contour.x.invert(px);
@@ -374,26 +400,24 @@ function render({ model, el }) {
       say(root, "");
       change({ start: [Number(t1.toPrecision(4)), Number(t2.toPrecision(4))] });
     });
-    contour.svg.addEventListener("pointerdown", (event) => {
+    board.addEventListener("pointerdown", (event) => {
       view.dragging = true;
       try {
-        contour.svg.setPointerCapture(event.pointerId);
+        board.setPointerCapture(event.pointerId);
       } catch (_) {
         // a synthetic pointer cannot be captured; the drag still works inside the plot
       }
       moveStart(event);
     });
-    contour.svg.addEventListener("pointermove", (event) => view.dragging && moveStart(event));
+    board.addEventListener("pointermove", (event) => view.dragging && moveStart(event));
     for (const kind of ["pointerup", "pointercancel"]) {
-      contour.svg.addEventListener(kind, () => {
+      board.addEventListener(kind, () => {
         view.dragging = false;
       });
     }
     const lossBox = h("div", {});
-    // Room for two lines each, so that a longer number does not reflow the page below.
-    const readout = h("div", { class: "mlbook-readout", "aria-live": "polite",
-      style: { minHeight: "2.8em" } });
-    const rates = h("div", { class: "mlbook-readout mlbook-rates", style: { minHeight: "2.8em" } });
+    const readout = h("div", { class: "mlbook-readout", "aria-live": "polite" });
+    const rates = h("div", { class: "mlbook-readout mlbook-rates" });
     root.replaceChildren(
       h("div", { style: { fontWeight: 600 } }, "Gradient-descent explorer"),
       h("div", { class: "mlbook-row" }, h("label", { class: "mlbook-field" },
@@ -402,7 +426,7 @@ function render({ model, el }) {
       h("div", { class: "mlbook-row" }, beta),
       h("div", { class: "mlbook-row" }, start1, start2, h("span", {}, "or click the contours")),
       h("div", { class: "mlbook-row" }, controls, presets),
-      h("div", { class: "mlbook-figures" }, contour.svg, lossBox),
+      h("div", { class: "mlbook-figures" }, board, lossBox),
       readout, rates);
     Object.assign(view, { select, stepsBox, eta, beta, start1, start2, play, contour,
       pathLayer, lossBox, readout, rates });
@@ -464,8 +488,8 @@ function render({ model, el }) {
     let high = 10 ** Math.ceil(Math.log10(top));
     if (!(high > low)) [low, high] = [low / 10, high * 10];
     const at = (g) => (g > low ? Math.min(g, high) : low);
-    const lossPlot = plot({ width: 340, height: 320, margin: [10, 12, 40, 58], x: [0, steps],
-      y: [low, high], logY: true, xlabel: "step t", ylabel: "L(θₜ) − L*",
+    const lossPlot = plot({ width: PLOT_WIDTH, height: PLOT_HEIGHT, margin: [10, 12, 40, 58],
+      x: [0, steps], y: [low, high], logY: true, xlabel: "step t", ylabel: "L(θₜ) − L*",
       label: `The loss above its minimum against the step, on a log scale, up to step ${t}` });
     const everyPoint = gaps.map((g, i) => [i, at(g)]);
     lossPlot.layer.append(line(lossPlot.x, lossPlot.y, everyPoint, { stroke: "#bbb",
@@ -480,17 +504,18 @@ function render({ model, el }) {
         "stroke-width": 1.3, "stroke-dasharray": "5 4" }));
       const plain = bestPlain(curvatures);
       const tuned = tunedHeavyBall(curvatures);
-      view.rates.textContent = `rate per step (κ = ${fmt(plain.kappa, 4)}): this η and β ` +
-        `ρ = ${fmt(rate, 4)} (dashed) · best plain (κ−1)/(κ+1) = ${fmt(plain.rate, 4)}` +
-        ` · tuned heavy ball (√κ−1)/(√κ+1) = ${fmt(tuned.rate, 4)}`;
+      fields(view.rates, [[`rate per step (κ = ${fmt(plain.kappa, 4)}):`, 24],
+        [`this η and β ρ = ${fmt(rate, 4)} (dashed)`, 32],
+        [`best plain (κ−1)/(κ+1) = ${fmt(plain.rate, 4)}`, 32],
+        [`tuned heavy ball (√κ−1)/(√κ+1) = ${fmt(tuned.rate, 4)}`, 40]]);
     } else {
       const distance = (m) => Math.hypot(m[0] - t1, m[1] - t2);
       const nearest = surface.minima.reduce((a, b) => (distance(b) < distance(a) ? b : a));
       const curvatures = eigenvalues(hessianAt(surface, ...nearest));
       rate = convergenceRate(curvatures, eta, beta);
-      view.rates.textContent = `near the minimum (${nearest.map((v) => fmt(v, 3)).join(", ")}` +
-        `): κ = ${fmt(curvatures[1] / curvatures[0], 4)}, rate per step for this η and β ` +
-        `ρ = ${fmt(rate, 4)}`;
+      fields(view.rates, [[`near the minimum (${nearest.map((v) => fmt(v, 3)).join(", ")}):`, 34],
+        [`κ = ${fmt(curvatures[1] / curvatures[0], 4)}`, 12],
+        [`rate per step for this η and β ρ = ${fmt(rate, 4)}`, 42]]);
     }
     view.rates.dataset.rate = String(rate);
     lossPlot.layer.append(
@@ -501,8 +526,9 @@ function render({ model, el }) {
     view.lossBox.replaceChildren(lossPlot.svg);
 
     const [g1, g2] = gradientAt(surface, t1, t2);
-    view.readout.textContent = `step ${t} of ${last} · θ = (${fmt(t1, 6)}, ${fmt(t2, 6)}) · ` +
-      `L − L* = ${gaps[t] > 0 ? fmt(gaps[t], 4) : "0"} · ‖∇L‖ = ${fmt(Math.hypot(g1, g2), 4)}`;
+    fields(view.readout, [[`step ${t} of ${last}`, 19], [`θ = (${fmt(t1, 6)}, ${fmt(t2, 6)})`, 30],
+      [`L − L* = ${gaps[t] > 0 ? fmt(gaps[t], 4) : "0"}`, 18],
+      [`‖∇L‖ = ${fmt(Math.hypot(g1, g2), 4)}`, 16]]);
     Object.assign(view.readout.dataset, { step: String(t), steps: String(last),
       theta1: String(t1), theta2: String(t2), diverged: String(run.diverged) });
 
