@@ -54,7 +54,7 @@ def noscript_image(data_uri: str, alt: str) -> str:
 
 
 JS_DIR = Path(__file__).resolve().parent / "js"
-FALLBACK_NOTE = "This figure is interactive in the online book and in a live notebook."
+FALLBACK_NOTE = "Interactive in the online book and in a live notebook."
 
 
 def bundle(name: str) -> str:
