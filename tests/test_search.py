@@ -10,6 +10,7 @@ SEARCH_WORDS = {
     "chapters/probability": "quincunx",
     "chapters/linear_algebra": "eigendigit",
     "chapters/mnist": "ellipticals",
+    "chapters/open_problems": "speedrun",
 }
 
 
