@@ -335,7 +335,7 @@ def _readout(root) -> dict:
     """What the read-out says, and the full-precision values it carries."""
     readout = root.locator(".mlbook-readout").first
     text = readout.inner_text().replace("−", "-")
-    match = re.search(r"step (\d+) of (\d+) · θ = \((-?[\d.e+-]+), (-?[\d.e+-]+)\)", text)
+    match = re.search(r"step (\d+) of (\d+)\s+θ = \((-?[\d.e+-]+), (-?[\d.e+-]+)\)", text)
     assert match, text
     data = {key: readout.get_attribute(f"data-{key}") for key in
             ("step", "steps", "theta1", "theta2", "diverged")}

@@ -205,14 +205,14 @@ function contourData(surface, xs, ys) {
 }
 
 /**
- * Fill a read-out with [text, width in characters] fields, separated by " · ". Each field keeps
- * its width whatever its number, so the read-out wraps the same way at every step and never
- * changes height: a changing height would reflow the whole page below the widget.
+ * Fill a read-out with [text, width in characters] fields. Each field keeps its width whatever
+ * its number, so the read-out wraps the same way at every step and never changes height: a
+ * changing height would reflow the whole page below the widget.
  */
 function fields(element, parts) {
-  element.replaceChildren(...parts.flatMap(([text, width], i) => [i ? " · " : "",
-    h("span", { style: { display: "inline-block", minWidth: `${width}ch`,
-      whiteSpace: "nowrap" } }, text)]));
+  element.replaceChildren(...parts.flatMap(([text, width]) => [h("span", { style: {
+    display: "inline-block", minWidth: `${width}ch`, marginRight: "1ch", whiteSpace: "nowrap" } },
+  text), " "]));
 }
 
 /** A linear slider next to a number box; `check(v)` returns an error message or "". */
