@@ -77,10 +77,12 @@ def compact_png(fig, dpi: float | None = None, colors: int = 256, **savefig) -> 
         raise TypeError(f"compact_png needs a matplotlib figure, got {type(fig).__name__}.")
     if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
         raise ValueError(f"colors must be a whole number from 2 to 256, got {colors!r}.")
+    if dpi is not None and not (isinstance(dpi, (int, float)) and 0 < dpi < float("inf")):
+        raise ValueError(f"dpi must be positive and finite (e.g. 100), got {dpi!r}.")
     from PIL import Image
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, **savefig)
+    fig.savefig(buffer, format="png", dpi=fig.dpi if dpi is None else dpi, **savefig)
     image = Image.open(buffer).convert("RGBA")
     # Transparent parts show the white paper the book's figures are drawn on.
     paper = Image.new("RGBA", image.size, "white")

@@ -10,7 +10,7 @@ SEARCH_WORDS = {
     "chapters/probability": "quincunx",
     "chapters/linear_algebra": "eigendigit",
     "chapters/mnist": "ellipticals",
-    "chapters/open_problems": "speedrun",
+    "chapters/open_problems": "onnxruntime",
 }
 
 
