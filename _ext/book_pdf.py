@@ -17,8 +17,7 @@ What the PDF shows, and how it differs from the site:
   ``hide-cell``): folded on the site means not printed;
 * each widget shows its fallback, the ``<noscript class="mlbook-fallback">`` that BookWidget
   writes (a picture or text of its default state, with the note that it is interactive online);
-  the old Stepper's ``<noscript>`` images get the same note; a widget without a fallback gets the
-  note alone;
+  any other ``<noscript>`` gets the same note;
 * solutions to exercises (sphinx-exercise's dropdowns) move to a "Solutions" section at the end of
   their chapter, before its references, as in a printed book; each exercise says on which page its
   solution is, and each solution links back to its exercise; other dropdowns print open;

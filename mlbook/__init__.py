@@ -1,7 +1,7 @@
 """Plumbing for *The Tensor Collective — Machine Learning from First Principles*.
 
 Chapters teach; this package holds what a reader need not read: data loading, the book's plot
-style, the kernel-free stepping widgets and the small SVG drawing they use.
+style, and the interactive widgets (:mod:`mlbook.widgets`) with each chapter's helpers.
 """
 
 from mlbook.data import DATA_ENV, MNISTUnavailableError, data_root, load_mnist

@@ -128,51 +128,22 @@ def page(browser, server):
 
 
 def open_page(page, server: str, doc: str, query: str = "") -> None:
-    """Load a book page and wait until its widgets (if any) have rendered."""
+    """Load a book page and wait until every widget on it has drawn.
+
+    A book widget marks each finished draw on its root (``data-renders``, set by ``rendered`` in
+    mlbook/js/common.js); the widget manager writes "Error displaying widget" where it cannot
+    show one, and then the page fails here.
+    """
     page.goto(f"{server}/{doc}.html{query}", wait_until="load")
-    if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
-        page.wait_for_selector(".jupyter-widgets .widget-play, .jupyter-widgets .widget-stack, "
-                               ".mlbook-widget[data-renders]", state="attached")
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if views:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.mlbook-widget[data-renders]').length >= n || "
+            "document.body.textContent.includes('Error displaying widget')",
+            arg=views, polling=200)
+        drawn = page.locator(".mlbook-widget[data-renders]").count()
+        assert drawn >= views, f"{doc}: {drawn} of {views} widgets drew (Error displaying widget)"
     page.wait_for_load_state("networkidle")
-
-
-# --- Driving a mlbook Stepper in the page, as a reader would -------------------------------------
-
-def stepper(page, index: int = 0):
-    """The ``index``-th stepping widget on the page."""
-    widget = page.locator(".mlbook-stepper").nth(index)
-    widget.scroll_into_view_if_needed()
-    return widget
-
-
-def visible_frame(widget):
-    """The frame the reader sees now (exactly one ``.mlbook-frame`` is visible)."""
-    frames = widget.locator(".mlbook-frame:visible")
-    assert frames.count() == 1, f"expected one visible frame, found {frames.count()}"
-    return frames.first
-
-
-def step_forward(widget, times: int = 1) -> None:
-    """Press the up arrow in the step box ``times`` times (negative: step back), waiting for each
-    step to show, as a reader would."""
-    box = widget.locator(".widget-text input").first
-    box.focus()
-    for _ in range(abs(times)):
-        target = int(box.input_value()) + (1 if times > 0 else -1)
-        box.press("ArrowUp" if times > 0 else "ArrowDown")
-        # Wait until the box shows the new step, so no key press is lost on a slow machine.
-        box.page.wait_for_function("([el, step]) => Number(el.value) === step",
-                                   arg=[box.element_handle(), target], timeout=10_000)
-
-
-def choose(widget, label: str, option: str) -> None:
-    """Pick ``option`` in the drop-down whose description is ``label``."""
-    dropdown = widget.locator(".widget-dropdown").filter(has_text=label)
-    dropdown.locator("select").select_option(label=option)
-
-
-def press_play(widget) -> None:
-    widget.locator(".widget-play button").first.click()
 
 
 # --- The book's widgets (mlbook.widgets.BookWidget) outside the book: a sandbox page ------------

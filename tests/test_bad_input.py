@@ -98,16 +98,6 @@ def _env_root(ws: Path):
         os.environ.pop(DATA_ENV)
 
 
-def _stepper(runs, dims=("choice",), **kwargs):
-    from mlbook.widgets import Stepper
-
-    return Stepper(runs, dims=list(dims), **kwargs)
-
-
-def _frames(n=3):
-    return [f'<div class="mlbook-frame" data-step="{i}">{i}</div>' for i in range(n)]
-
-
 def _line_data():
     x = np.linspace(0, 1, 8)
     return x, 0.5 * x + 0.2
@@ -128,11 +118,11 @@ def _intro(name: str, *args, **kwargs):
     return getattr(intro, name)(*args, **kwargs)
 
 
-def _canvas(**kwargs):
-    from mlbook.svg import Canvas
+def _widgets(name: str):
+    """``mlbook.widgets.<name>``, imported when its row runs."""
+    import mlbook.widgets
 
-    args = {"width": 200, "height": 150, "xlim": (0, 1), "ylim": (0, 1)} | kwargs
-    return Canvas(**args)
+    return getattr(mlbook.widgets, name)
 
 
 def _figure():
@@ -171,43 +161,20 @@ CASES: list[Case] = [
     Case("load_mnist-one-file-missing", lambda ws: load_mnist(train=False, root=ws),
          match=r"MLBOOK_DATA", raises=UNAVAILABLE, setup=_remove("t10k-labels-idx1-ubyte"),
          needs_mirror=True),
-    # mlbook.widgets.Stepper
-    Case("Stepper-no-runs", lambda ws: _stepper({}), match="at least one run"),
-    Case("Stepper-key-not-a-tuple", lambda ws: _stepper({"a": _frames()}),
-         match="must be a tuple"),
-    Case("Stepper-key-wrong-length", lambda ws: _stepper({("a", "b"): _frames()}),
-         match="one choice for each"),
-    Case("Stepper-missing-combination",
-         lambda ws: _stepper({("a", "x"): _frames(), ("b", "y"): _frames()}, dims=("p", "q")),
-         match="every combination"),
-    Case("Stepper-empty-run", lambda ws: _stepper({("a",): []}), match="no frames"),
-    Case("Stepper-frame-not-html", lambda ws: _stepper({("a",): [1, 2]}),
-         match="expected a unicode string", raises=(TraitError, TypeError, ValueError)),
-    Case("Stepper-backdrops-mismatch",
-         lambda ws: _stepper({("a",): _frames()}, backdrops={"zzz": "<img alt='x'>"}),
-         match="one backdrop for each choice"),
-    Case("Stepper-set_run-unknown-key",
-         lambda ws: _stepper({("a",): _frames()}).set_run(("b",), _frames()),
-         match="no run", raises=(KeyError,)),
-    Case("Stepper-set_run-empty",
-         lambda ws: _stepper({("a",): _frames()}).set_run(("a",), []),
-         match="at least one frame"),
-    # mlbook.svg.Canvas
-    Case("Canvas-zero-width-xlim", lambda ws: _canvas(xlim=(1, 1)).circle(1, 0.5, 3, "red"),
-         match="xlim"),
-    Case("Canvas-nan-ylim", lambda ws: _canvas(ylim=(0, math.nan)),
-         match="ylim"),
-    Case("Canvas-empty-label", lambda ws: _canvas().to_svg(""),
-         match="label"),
-    Case("Canvas-polyline-length-mismatch",
-         lambda ws: _canvas().polyline([0, 0.5, 1], [0, 1], "red"),
-         match="same length"),
     # mlbook.plotting
     Case("png_data_uri-dpi-zero", lambda ws: png_data_uri(_figure(), dpi=0),
          match="dpi must be positive"),
     Case("png_data_uri-dpi-negative", lambda ws: png_data_uri(_figure(), dpi=-100),
          match="dpi must be positive"),
     Case("png_data_uri-not-a-figure", lambda ws: png_data_uri(None), match="figure"),
+    # mlbook.widgets
+    Case("bundle-unknown-module", lambda ws: _widgets("bundle")("no_such_widget"),
+         match=r"no widget module no_such_widget\.js"),
+    Case("BookWidget-without-fallback",
+         lambda ws: type("Bare", (_widgets("BookWidget"),), {})().fallback(),
+         match=r"implement fallback\(\)", raises=(NotImplementedError,)),
+    Case("figure_fallback-not-a-figure", lambda ws: _widgets("figure_fallback")(None, "a plot"),
+         match="figure"),
     # mlbook.intro: the line-fit widget and its Python references
     *learning_rate_rows("intro-LineFitExplorer",
                         lambda ws, eta: _intro("LineFitExplorer", *_line_data(), eta),
@@ -900,17 +867,17 @@ def test_the_table_covers_every_public_module():
     """Each public function of the shared modules has a row (a new function needs one too)."""
     import mlbook.data
     import mlbook.plotting
-    import mlbook.svg
     import mlbook.widgets
 
     covered = " ".join(case.id for case in CASES)
-    needed = {"load_mnist": mlbook.data, "Stepper": mlbook.widgets, "Canvas": mlbook.svg,
-              "png_data_uri": mlbook.plotting}
+    needed = {"load_mnist": mlbook.data, "png_data_uri": mlbook.plotting,
+              "bundle": mlbook.widgets, "BookWidget": mlbook.widgets,
+              "figure_fallback": mlbook.widgets}
     missing = [name for name, module in needed.items()
                if hasattr(module, name) and name not in covered]
     assert not missing, f"no bad-input rows for {missing}"
     chapters = sorted(p.stem for p in (Path(mlbook.data.__file__).parent).glob("*.py")
-                      if p.stem not in {"__init__", "data", "plotting", "svg", "widgets"})
+                      if p.stem not in {"__init__", "data", "plotting", "widgets"})
     prefix = {"intro": "intro-", "linalg": "linalg-"}
     without = [name for name in chapters if not covered.startswith(prefix.get(name, name))
                and f" {prefix.get(name, name + '-')}" not in f" {covered}"]

@@ -164,7 +164,7 @@ def test_timings_images_stderr_and_addresses_are_not_compared():
         ("f", [nbformat.v4.new_output("display_data", data={**png, "text/plain": "<Figure>"})],
          []),
         ("o", [_result("<object at 0x7f3a2b1c9d80>")], []),
-        ("w", [_result("Stepper(...)", **{WIDGET_MIME: {"model_id": "a" * 32}})], []),
+        ("w", [_result("DescentExplorer(...)", **{WIDGET_MIME: {"model_id": "a" * 32}})], []),
     )
     fresh = _notebook(
         ("t", [_stdout("epoch 1 took 2.9 s\n")], [TIMING_TAG]),
@@ -174,7 +174,7 @@ def test_timings_images_stderr_and_addresses_are_not_compared():
         ("f", [nbformat.v4.new_output("display_data", data={"image/png": "AAAA",
                                                             "text/plain": "<Figure>"})], []),
         ("o", [_result("<object at 0x7f00aa11bb22>")], []),
-        ("w", [_result("Stepper(..)", **{WIDGET_MIME: {"model_id": "b" * 32}})], []),
+        ("w", [_result("DescentExplorer(..)", **{WIDGET_MIME: {"model_id": "b" * 32}})], []),
     )
     glue = {"metadata": {"scrapbook": {"name": "chapter_seconds", "mime_prefix": ""}}}
     built.cells.append(_notebook(("g", [nbformat.v4.new_output(
