@@ -13,9 +13,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +23,7 @@ import numpy as np
 import traitlets
 
 from mlbook.plotting import CYCLE, PALETTE
-from mlbook.widgets import BookWidget
+from mlbook.widgets import BookWidget, figure_fallback
 
 # A learning rate this large overshoots on any loss the book meets; it is a typo, not an experiment.
 MAX_LEARNING_RATE = 100.0
@@ -521,8 +518,7 @@ class DescentExplorer(BookWidget):
                f"gradient descent (η = {self.learning_rate:g}, β = {self.momentum:g}) from "
                f"({self.start[0]:g}, {self.start[1]:g}), and the loss against the step on a "
                "log scale.")
-        uri = "data:image/png;base64," + base64.b64encode(compact_png(fig.figure, dpi=70)).decode()
-        return f'<img src="{uri}" alt="{html.escape(alt)}" style="max-width:100%">'
+        return figure_fallback(fig, alt)
 
 
 def _trait(check, *args):
@@ -534,40 +530,13 @@ def _trait(check, *args):
 
 # --- Figures for the chapter (the chapter shows the maths; these draw it) -----------------------
 
-def compact_png(fig, dpi: float | None = None) -> bytes:
-    """``fig`` as a PNG with an adaptive 256-colour palette. For line art it looks the same as
-    matplotlib's PNG at about a third of the bytes (a page of the book must stay under 1 MB)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight")
-    image = Image.open(buffer).convert("RGB").quantize(
-        256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    image.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
-class CompactFigure:
-    """A finished figure that a notebook shows as a compact PNG (see :func:`compact_png`)."""
-
-    def __init__(self, figure):
-        self.figure = figure
-
-    def _repr_png_(self) -> bytes:
-        return compact_png(self.figure)
-
-    def __repr__(self) -> str:
-        width, height = self.figure.get_size_inches() * self.figure.dpi
-        return f"<Figure size {width:.0f}x{height:.0f} with {len(self.figure.axes)} Axes>"
-
-
-def _finished(fig, layout: bool = True) -> CompactFigure:
-    """Lay out and close a figure that a cell shows by returning it (if open, it shows twice)."""
+def _finished(fig, layout: bool = True):
+    """Lay out and close a figure that a cell shows by returning it (if open, it shows twice);
+    ``use_book_style`` shows it as a compact PNG."""
     if layout:
         fig.tight_layout()
     plt.close(fig)
-    return CompactFigure(fig)
+    return fig
 
 
 def secant_figure(f, df, x0: float, steps: Sequence[float]):

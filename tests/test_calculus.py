@@ -4,15 +4,16 @@ and the built page."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from conftest import SITE, call_js, load_module, open_page, renders, show_widgets, wait_rendered
+from matplotlib.figure import Figure
 from traitlets import TraitError
 
 from mlbook import calculus
@@ -218,14 +219,13 @@ def test_running_median_and_fitted_rate():
     assert calculus.fitted_rate(path, (0, 0)) == pytest.approx(0.5)
 
 
-def test_compact_figures_are_small_pngs():
+def test_figures_are_closed_matplotlib_figures():
+    """A chapter shows a figure by returning it: closed (else it would show twice), and shown as
+    a compact PNG by use_book_style like every other figure of the book."""
     figure = calculus.taylor_figure(np.sin, np.cos, lambda x: -np.sin(x), 0.5)
-    png = figure._repr_png_()
-    assert png.startswith(b"\x89PNG")
-    plain = io.BytesIO()
-    figure.figure.savefig(plain, format="png", bbox_inches="tight")
-    assert len(png) < 0.6 * len(plain.getvalue())
+    assert isinstance(figure, Figure) and not plt.fignum_exists(figure.number)
     assert repr(figure).startswith("<Figure size") and " at 0x" not in repr(figure)
+    assert not hasattr(calculus, "compact_png"), "one compact_png: mlbook.plotting's"
 
 
 # --- The explorer, set up in Python --------------------------------------------------------------
@@ -408,7 +408,9 @@ def test_the_default_view_is_the_python_run(explorer, sandbox_page):
         "2(1 + β)/λmax(H) = 1:")
     rates = explorer.locator(".mlbook-rates").inner_text()
     assert "κ = 10" in rates and "0.8182" in rates and "0.5195" in rates
-    assert explorer.locator("svg[role=img]").count() == 2
+    plots = explorer.locator("svg[role=img]")
+    assert plots.count() == 2
+    assert "on a log scale" in plots.nth(1).get_attribute("aria-label")
     _clean(sandbox_page)
 
 
