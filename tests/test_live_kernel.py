@@ -130,3 +130,41 @@ def test_a_widget_renders_and_follows_python_in_jupyterlab(lab_page, lab):
     assert not page.mlbook_errors, page.mlbook_errors
     assert json.loads(run_in_kernel(page, "import json; print(json.dumps(quiz.title))")) == \
         "Changed from Python"
+
+
+DESCENT = """from mlbook.calculus import DescentExplorer
+explorer = DescentExplorer()
+explorer"""
+
+
+def kernel_value(page, expression: str):
+    """The value of ``expression`` in the open notebook's kernel, through JSON."""
+    printed = run_in_kernel(page, f"import json; print(json.dumps({expression}))")
+    return json.loads(printed)
+
+
+def test_a_chapter_widget_follows_python_and_the_reader_in_jupyterlab(lab_page, lab):
+    """The calculus chapter's descent explorer: η set in Python moves the box and redraws the run
+    (the browser's run ends where Python's does); η typed by the reader reaches the trait."""
+    page = open_notebook(lab_page, lab, "descent.ipynb", [DESCENT])
+    widget = page.locator(".jp-OutputArea .mlbook-widget.mlbook-descent")
+    widget.locator(".mlbook-readout[data-theta1]").wait_for(state="attached", timeout=90_000)
+    rate_box = widget.get_by_label("learning rate η", exact=True)
+    readout = widget.locator(".mlbook-readout[data-theta1]")
+
+    run_in_kernel(page, "explorer.learning_rate = 0.05")
+    page.wait_for_function("el => el.value === '0.05'", arg=rate_box.element_handle())
+    end = kernel_value(page, "explorer.run().path[-1].tolist()")
+    page.wait_for_function("""([el, end]) => [el.dataset.theta1, el.dataset.theta2].every(
+        (v, i) => Math.abs(Number(v) - end[i]) <= 1e-9 * (1 + Math.abs(end[i])))""",
+                           arg=[readout.element_handle(), end])
+
+    rate_box.fill("0.02")
+    rate_box.press("Enter")
+    deadline = time.monotonic() + 30
+    while kernel_value(page, "explorer.learning_rate") != 0.02:
+        assert time.monotonic() < deadline, "the η the reader typed did not reach Python"
+        time.sleep(0.2)
+    assert kernel_value(page, "explorer.step") == kernel_value(page, "explorer.steps")
+    assert widget.locator(".mlbook-status.mlbook-error").count() == 0
+    assert not page.mlbook_errors, page.mlbook_errors
