@@ -716,10 +716,12 @@ def landscape_figure(panels: Sequence[tuple[Surface, dict[str, np.ndarray]]]):
         for point in surface.critical_points():
             if np.linalg.eigvalsh(surface.hessian(*point)).min() < 0:
                 ax.plot(*point, "X", color=PALETTE["black"], ms=9)
-        for (label, path), color in zip(runs.items(), (PALETTE["vermillion"], PALETTE["blue"],
-                                                       PALETTE["green"]), strict=False):
-            ax.plot(path[:, 0], path[:, 1], "o-", ms=2, lw=1.2, color=color, label=label)
-            ax.plot(*path[0], "o", ms=6, mfc="white", color=color)
+        colors = (PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"])
+        for i, ((label, path), color) in enumerate(zip(runs.items(), colors, strict=False)):
+            # Earlier runs on top: where two paths share a stretch, both stay visible.
+            ax.plot(path[:, 0], path[:, 1], "o-", ms=2, lw=1.2, color=color, label=label,
+                    zorder=4 - i)
+            ax.plot(*path[0], "o", ms=6, mfc="white", color=color, zorder=4 - i)
         ax.set_title(surface.name, fontsize=11)
         ax.legend(loc="lower left", fontsize=8.5, framealpha=0.9, frameon=True)
     return _finished(fig)
