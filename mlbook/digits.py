@@ -20,7 +20,6 @@ or NumPy's generators.
 from __future__ import annotations
 
 import base64
-import html
 import math
 import numbers
 import zlib
@@ -31,7 +30,7 @@ import numpy as np
 import traitlets
 
 from mlbook.plotting import DIVERGING_CMAP, PALETTE
-from mlbook.widgets import BookWidget
+from mlbook.widgets import BookWidget, check_learning_rate, figure_fallback
 
 SIDE = 28                      # MNIST images are SIDE × SIDE pixels
 PIXELS = SIDE * SIDE
@@ -46,9 +45,10 @@ CHART_POINTS = 200             # a run measures its loss about this many times
 DIVERGED_LOSS = 20 * math.log(CLASSES)
 CANVAS = 280                   # the drawing's side, in its own pixels
 BRUSH = 10.0                   # the pen's radius, in drawing pixels
-BOX = 20                       # MNIST scaled each digit to fit a BOX × BOX box ...
+BOX = 20                       # MNIST scaled each digit to fit a BOX × BOX box
 MAX_POINTS = 20_000            # points in a drawing (to keep the page's state small)
-MAX_WEIGHT_BYTES = 150_000     # ... and the CNN's exported weights may take this much
+MAX_WEIGHT_BYTES = 150_000     # the most bytes the CNN's exported weights may take
+SMALL_PNG_COLORS = 64          # fallback pictures travel in the page: 64 colours, ~¼ the bytes
 
 
 # --- one random generator for Python and the browser ---------------------------------------------
@@ -119,14 +119,7 @@ def _labels(labels, n: int, name: str = "labels") -> np.ndarray:
 
 def learning_rate_value(value) -> float:
     """``value`` as a learning rate η, or a ValueError that says what to use instead."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"the learning rate η must be a number, got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"the learning rate η must be positive and finite, got {value}.")
-    if value > MAX_LEARNING_RATE:
-        raise ValueError(f"the learning rate η must be at most {MAX_LEARNING_RATE:g}, got "
-                         f"{value:g} (try 0.5).")
-    return float(value)
+    return check_learning_rate(value, MAX_LEARNING_RATE, suggestion=0.5)
 
 
 def _count(value, name: str, low: int, high: int) -> int:
@@ -264,24 +257,6 @@ def template_strip(W: np.ndarray) -> np.ndarray:
     return np.concatenate([unit, gap], axis=2).transpose(1, 0, 2).reshape(SIDE, -1)[:, :-2]
 
 
-def _small_figure(fig, alt: str) -> str:
-    """A figure as fallback HTML, its PNG reduced to 64 colours (a quarter of the bytes, and
-    it travels in the page); closes the figure."""
-    import io
-
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    image = Image.open(buffer).convert("RGB").quantize(64, method=Image.Quantize.MEDIANCUT)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img src="{uri}" alt="{html.escape(alt)}" style="max-width:100%">'
-
-
 def _trait(check, *args):
     """``check(*args)``, its ValueError raised as the TraitError traitlets expects."""
     try:
@@ -391,7 +366,7 @@ class SoftmaxTrainer(BookWidget):
                f"orange pixels lower it), the training loss falling from "
                f"{run.history[0].loss:.3g} to {last.loss:.3g}, and the "
                f"{self._accuracy_label()} rising to {last.accuracy:.3f}.")
-        return _small_figure(fig, alt)
+        return figure_fallback(fig, alt, dpi=80, colors=SMALL_PNG_COLORS)
 
     def _accuracy_label(self) -> str:
         return "validation accuracy" if self._validation is not None else "training accuracy"
@@ -752,4 +727,4 @@ class DrawDigit(BookWidget):
                    f"the model reads a {best} with probability {shown[best]:.2f}")
         alt = (f"A digit drawn by hand, the 28 × 28 image the chapter's CNN sees after MNIST's "
                f"preprocessing, and its ten probabilities: {verdict}.")
-        return _small_figure(fig, alt)
+        return figure_fallback(fig, alt, dpi=80, colors=SMALL_PNG_COLORS)

@@ -64,10 +64,27 @@ class BookWidget(anywidget.AnyWidget):
                      f'<p class="mlbook-fallback-note">{FALLBACK_NOTE}</p></noscript>'))
 
 
-def figure_fallback(fig, alt: str) -> str:
-    """A matplotlib figure as fallback HTML (an image with ``alt`` text); closes the figure."""
+def figure_fallback(fig, alt: str, **png) -> str:
+    """A matplotlib figure as fallback HTML (an image with ``alt`` text); closes the figure.
+    ``png`` (``dpi``, ``colors``) goes to :func:`mlbook.plotting.png_data_uri`."""
     import matplotlib.pyplot as plt
 
-    uri = png_data_uri(fig)
+    uri = png_data_uri(fig, **png)
     plt.close(fig)
     return f'<img src="{uri}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
+def check_learning_rate(value, largest: float, suggestion: float) -> float:
+    """A widget's learning rate η as a float, if 0 < η ≤ ``largest``; otherwise a ValueError
+    that says what to use (``suggestion``, a rate that works in that widget)."""
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"the learning rate η must be a number, got {value!r}.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"the learning rate η must be a positive, finite number, got {value}.")
+    if value > largest:
+        raise ValueError(f"a learning rate η of {value:g} is far too large here: use a value "
+                         f"of at most {largest:g} (try {suggestion:g}).")
+    return float(value)

@@ -175,6 +175,10 @@ CASES: list[Case] = [
          match=r"implement fallback\(\)", raises=(NotImplementedError,)),
     Case("figure_fallback-not-a-figure", lambda ws: _widgets("figure_fallback")(None, "a plot"),
          match="figure"),
+    *learning_rate_rows("check_learning_rate",
+                        lambda ws, eta: _widgets("check_learning_rate")(eta, 10, 0.3)),
+    Case("check_learning_rate-text", lambda ws: _widgets("check_learning_rate")("fast", 10, 0.3),
+         match="must be a number"),
     # mlbook.intro: the line-fit widget and its Python references
     *learning_rate_rows("intro-LineFitExplorer",
                         lambda ws, eta: _intro("LineFitExplorer", *_line_data(), eta),
@@ -542,7 +546,7 @@ CASES += [
          match="epochs must be a whole number", raises=(TraitError,)),
     Case("digits-SoftmaxTrainer-lr-set-later",
          lambda ws: setattr(_softmax_trainer(), "learning_rate", math.nan),
-         match="learning rate η must be positive", raises=(TraitError,)),
+         match="learning rate η must be a positive", raises=(TraitError,)),
     Case("digits-SoftmaxTrainer-float-images",
          lambda ws: _softmax_trainer(images=_digit_sample(dtype=np.float32)[0]),
          match="uint8"),
@@ -702,6 +706,12 @@ CASES += [
     Case("open_problems-load_results-missing", lambda ws: _op(
         "load_results", "no_such_results.json"), match="run the benchmark",
          raises=(FileNotFoundError,)),
+    Case("open_problems-privacy_verdict-budget-zero", lambda ws: _op(
+        "privacy_verdict", {"dp": [], "environment": {}}, budget=0.0), match="budget"),
+    Case("open_problems-privacy_verdict-not-results", lambda ws: _op(
+        "privacy_verdict", {"rows": []}), match="privacy results file"),
+    Case("speedrun-verdict-not-results", lambda ws: __import__("mlbook.speedrun").speedrun
+         .verdict({"rows": []}), match="speedrun results file"),
     Case("speedrun-Recipe-network", lambda ws: __import__("mlbook.speedrun").speedrun.Recipe(
         network="resnet"), match="network must be one of"),
     Case("speedrun-Recipe-batch-zero", lambda ws: __import__("mlbook.speedrun").speedrun.Recipe(
@@ -872,7 +882,7 @@ def test_the_table_covers_every_public_module():
     covered = " ".join(case.id for case in CASES)
     needed = {"load_mnist": mlbook.data, "png_data_uri": mlbook.plotting,
               "bundle": mlbook.widgets, "BookWidget": mlbook.widgets,
-              "figure_fallback": mlbook.widgets}
+              "figure_fallback": mlbook.widgets, "check_learning_rate": mlbook.widgets}
     missing = [name for name, module in needed.items()
                if hasattr(module, name) and name not in covered]
     assert not missing, f"no bad-input rows for {missing}"
