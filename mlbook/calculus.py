@@ -21,6 +21,7 @@ from typing import ClassVar
 import matplotlib.pyplot as plt
 import numpy as np
 import traitlets
+from matplotlib.colors import ListedColormap
 
 from mlbook.plotting import CYCLE, PALETTE
 from mlbook.widgets import BookWidget, figure_fallback
@@ -530,6 +531,9 @@ def _trait(check, *args):
 
 # --- Figures for the chapter (the chapter shows the maths; these draw it) -----------------------
 
+# Cividis without its pale yellow end, so that the highest contour stays visible on white paper.
+CONTOUR_COLORS = ListedColormap(plt.get_cmap("cividis")(np.linspace(0.0, 0.72, 256)))
+
 def _finished(fig, layout: bool = True):
     """Lay out and close a figure that a cell shows by returning it (if open, it shows twice);
     ``use_book_style`` shows it as a compact PNG."""
@@ -599,7 +603,7 @@ def gradient_field_figure(loss, grad, points, arrow_scale: float):
     xs = np.linspace(-lim, lim, 241)
     grid_1, grid_2 = np.meshgrid(xs, xs)
     levels = np.unique(np.round([loss(*p) for p in points], 10))
-    contours = ax.contour(grid_1, grid_2, loss(grid_1, grid_2), levels=levels, cmap="cividis",
+    contours = ax.contour(grid_1, grid_2, loss(grid_1, grid_2), levels=levels, cmap=CONTOUR_COLORS,
                           linewidths=1.2)
     ax.clabel(contours, fontsize=8, fmt="%g")
     for point, tip in zip(points, tips, strict=True):
@@ -677,7 +681,7 @@ def _contours(ax, surface: Surface, extent=None, levels=None):
     x0, x1, y0, y1 = extent or surface.extent
     grid_1, grid_2 = np.meshgrid(np.linspace(x0, x1, 161), np.linspace(y0, y1, 161))
     gap = surface.loss(grid_1, grid_2) - surface.min_value()
-    ax.contour(grid_1, grid_2, gap, levels=levels or surface.levels(), cmap="cividis",
+    ax.contour(grid_1, grid_2, gap, levels=levels or surface.levels(), cmap=CONTOUR_COLORS,
                linewidths=0.9)
     for point in surface.minima():
         ax.plot(*point, "*", color=PALETTE["black"], ms=10)
