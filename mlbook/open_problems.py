@@ -810,3 +810,27 @@ def plot_federated(results: dict):
     ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def privacy_verdict(results: dict, accuracy: float = 0.97, budget: float = 3.0) -> tuple[bool, str]:
+    """Whether a privacy results file reaches ``accuracy`` at ε ≤ ``budget``, and a sentence for
+    the page that says so, or what limits the benchmark's runs (from the file, never typed)."""
+    _positive(budget, "budget (the largest ε)")
+    if not isinstance(results, dict) or not {"dp", "environment"} <= results.keys():
+        raise ValueError("Pass a privacy results file as a dict (load_results("
+                         "'open_problems_privacy.json')).")
+    fits = [r for r in results["dp"] if r["epsilon"] <= budget]
+    if not fits:
+        return False, f"No run in this file has ε ≤ {budget:g}."
+    best = max(fits, key=lambda r: r["test_accuracy"][-1])
+    reached = best["test_accuracy"][-1]
+    goal = f"the chapter's target of {accuracy:.0%} at ε ≤ {budget:g}"
+    if reached >= accuracy:
+        return True, f"That meets {goal}."
+    minutes = best["seconds"] / 60
+    return False, (f"That is {100 * (accuracy - reached):.1f} points short of {goal}. What limits "
+                   f"it: each run is short ({best['epochs']} epochs, {minutes:.0f} minutes on "
+                   f"{results['environment']['torch_threads']} CPU threads, because every image "
+                   "needs its own gradient), and one recipe is used for every ε, where the "
+                   "published results tune the learning rate, batch size, clipping norm and "
+                   "number of epochs for each budget.")

@@ -170,9 +170,11 @@ def make_handler(predictor: Predictor, log: bool = True):
                 length = int(header)
             except ValueError:
                 raise BadRequest(HTTPStatus.BAD_REQUEST,
-                                 f"Content-Length {header!r} is not a number.") from None
+                                 f"Content-Length {header!r} is not a number. "
+                                 f"{WHAT_TO_SEND}") from None
             if length < 0:
-                raise BadRequest(HTTPStatus.BAD_REQUEST, "Content-Length must not be negative.")
+                raise BadRequest(HTTPStatus.BAD_REQUEST,
+                                 f"Content-Length must not be negative. {WHAT_TO_SEND}")
             if length > MAX_BYTES:  # refuse before reading it all
                 raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                  f"The body has {length:,} bytes; the limit is {MAX_BYTES:,}. "

@@ -329,3 +329,38 @@ def passive_waits() -> None:
     """Threads that spin while they wait make small models much slower on a shared machine;
     must be set before PyTorch starts its thread pool."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+TARGET_SECONDS = 20.0  # the chapter's goal: 99% within this much training on 2 CPU cores
+
+
+def verdict(results: dict, seconds: float = TARGET_SECONDS) -> tuple[bool, str]:
+    """Whether a speedrun results file meets the target, and a sentence for the page that says
+    so, or names what held the fastest recipe back (from the file, never typed)."""
+    if not isinstance(results, dict) or not {"final", "environment", "rungs"} <= results.keys():
+        raise ValueError("Pass a speedrun results file as a dict (mlbook.open_problems."
+                         "load_results('open_problems_speedrun.json')).")
+    final, env = results["final"], results["environment"]
+    target = results.get("target", TARGET)
+    met = (all(r["reached"] for r in final["runs"])
+           and final["median_test_accuracy"] >= target and final["median_seconds"] <= seconds)
+    cores = (f"{env['torch_threads']} CPU threads" if env["device"] == "cpu"
+             else f"one GPU ({env.get('gpu')})")
+    if met:
+        return True, (f"That meets the chapter's target: {target:.0%} within {seconds:.0f} s "
+                      f"of training on {cores}.")
+    limits = []
+    epochs = final["recipe"]["epochs"]
+    same = [r for r in results["rungs"]
+            if r.get("recipe") == final["recipe"] and r.get("test_accuracy")]
+    if same and epochs > 1:
+        limits.append(f"one epoch reaches only {same[0]['test_accuracy'][0]:.2%}, so the "
+                      f"recipe needs {epochs} passes over the data, about "
+                      f"{final['median_seconds'] / epochs:.0f} s each here")
+    load = env.get("load_average")
+    if load is not None and load > env["cpu_count"]:
+        limits.append(f"the machine's load average was {load:.1f} on {env['cpu_count']} cores "
+                      "while it ran, so training shared the cores with other work")
+    reason = "; ".join(limits) or "no rung on the ladder was fast enough"
+    return False, (f"That misses the chapter's target of {target:.0%} within {seconds:.0f} s "
+                   f"on {cores}. What limits it: {reason}.")

@@ -301,6 +301,55 @@ def test_results_files_used_the_chapters_recipes():
     sr.Recipe(**speedrun["final"]["recipe"])  # a valid recipe of today's code
 
 
+def _speedrun_file(seconds, accuracy, load):
+    recipe = dataclasses.asdict(sr.EXAMPLE.with_(network="fast", epochs=2))
+    return {"environment": {"torch_threads": 2, "device": "cpu", "cpu_count": 2,
+                            "load_average": load},
+            "target": 0.99,
+            "rungs": [{"rung": "fast", "recipe": recipe, "test_accuracy": [0.985, accuracy]}],
+            "final": {"recipe": recipe, "median_seconds": seconds,
+                      "median_test_accuracy": accuracy,
+                      "runs": [{"seconds": seconds, "test_accuracy": accuracy,
+                                "reached": accuracy >= 0.99}]}}
+
+
+def test_speedrun_verdict_follows_the_file():
+    met, text = sr.verdict(_speedrun_file(15.0, 0.991, 0.5))
+    assert met and "meets" in text
+    met, text = sr.verdict(_speedrun_file(28.0, 0.991, 6.8))
+    assert not met and "misses" in text
+    assert "98.50%" in text and "14 s each" in text and "load average was 6.8" in text
+    met, text = sr.verdict(_speedrun_file(15.0, 0.989, 0.5))
+    assert not met, "fast but short of 99% is not the target"
+    assert "load average" not in text
+
+
+def _privacy_file(accuracies, epsilons=(1.0, 3.0, 8.0), epochs=6):
+    return {"environment": {"torch_threads": 2},
+            "dp": [{"epsilon": e - 0.01, "epochs": epochs, "seconds": 600.0 * epochs,
+                    "test_accuracy": [0.9, a]} for e, a in zip(epsilons, accuracies)]}
+
+
+def test_privacy_verdict_reads_every_epsilon_of_the_file():
+    met, text = op.privacy_verdict(_privacy_file([0.95, 0.972, 0.98]))
+    assert met and "meets" in text
+    met, text = op.privacy_verdict(_privacy_file([0.95, 0.964, 0.98]))
+    assert not met and "0.6 points short" in text and "6 epochs" in text
+    assert "60 minutes" in text
+    met, text = op.privacy_verdict(_privacy_file([0.98], epsilons=(8.0,)))
+    assert not met and "No run" in text
+
+
+def test_the_chapter_reads_the_privacy_file_it_ships():
+    privacy = op.load_results(RESULTS[2])
+    assert {r["epochs"] for r in privacy["dp"]} == {privacy["dp_recipe"]["epochs"]}
+    assert any(r["epsilon"] <= 3 for r in privacy["dp"])
+    assert (len(privacy["federated"]["federated_accuracy"])
+            == privacy["federated_recipe"]["rounds"])
+    op.privacy_verdict(privacy)
+    sr.verdict(op.load_results(RESULTS[1]))
+
+
 def test_results_ship_with_the_package():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"data/*"' in text
@@ -390,7 +439,6 @@ def test_unknown_paths_are_404_and_get_says_how_to_call(service):
 
 def test_the_same_image_gets_the_same_answer_as_the_model(service, tmp_path):
     from mlbook.mnist import as_images
-    from mlbook.serve import Predictor
 
     url, _ = service
     pixels = np.random.default_rng(1).uniform(0, 1, (1, 784)).astype(np.float32)
@@ -402,7 +450,6 @@ def test_the_same_image_gets_the_same_answer_as_the_model(service, tmp_path):
     assert status == 200
     assert np.allclose(answer["probabilities"], expected[0].numpy(), atol=1e-5)
     assert math.isclose(sum(answer["probabilities"]), 1, abs_tol=1e-4)
-    assert Predictor.load  # the class the command uses
 
 
 def test_a_missing_model_file_stops_with_a_clear_message(tmp_path):
