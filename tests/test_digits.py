@@ -5,16 +5,17 @@ with no kernel."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import call_js, load_module, renders, show_widgets, wait_rendered
+from conftest import call_js, load_module, open_page, renders, show_widgets, wait_rendered
 from traitlets import TraitError
 
 from mlbook import digits, load_mnist
-from mlbook.mnist import small_cnn
+from mlbook.mnist import small_cnn, split_indices
 
 N_TRAIN, N_VALIDATION = 1000, 300
 PARITY = 1e-9  # browser against Python, float64: relative difference
@@ -544,3 +545,68 @@ def test_the_drawing_fallback_pictures_the_default_state(cnn):
     html = digits.DrawDigit(model, mean=mean, std=std).fallback()
     assert html.startswith('<img src="data:image/png;base64,')
     assert "the model reads a 2" in html
+
+
+# --- the chapter's page, as built ------------------------------------------------------------
+
+PAGE = "chapters/mnist"
+
+
+def _chapters_trainer() -> digits.SoftmaxTrainer:
+    """The trainer the chapter shows: 1,000 images of its training split, 200 held out."""
+    train = load_mnist(train=True)
+    train_index, validation_index = split_indices(len(train.targets), 0.1, seed=0)
+    sample, held_out = train_index[:1000], validation_index[:200]
+    return digits.SoftmaxTrainer(
+        train.data[sample].numpy(), train.targets[sample].numpy(),
+        validation=(train.data[held_out].numpy(), train.targets[held_out].numpy()))
+
+
+def _pages_cnn(page) -> digits.ExportedCNN:
+    """The CNN whose weights the page carries, read from its saved widget state."""
+    state = json.loads(page.locator(
+        'script[type="application/vnd.jupyter.widget-state+json"]').text_content())
+    traits = next(model["state"] for model in state["state"].values()
+                  if "weights" in model["state"])
+    c1, c2 = traits["channels"]
+    shapes = [(c1, 1, 3, 3), (c1,), (c2, c1, 3, 3), (c2,), (10, c2 * 49), (10,)]
+    flat = np.frombuffer(base64.b64decode(traits["weights"]), dtype="<f4")
+    arrays = np.split(flat, np.cumsum([math.prod(shape) for shape in shapes])[:-1])
+    return digits.ExportedCNN(*(a.reshape(shape) for a, shape in zip(arrays, shapes)),
+                              traits["mean"], traits["std"])
+
+
+def test_the_books_trainer_steps_as_python_does(page, server):
+    open_page(page, server, PAGE)
+    root = page.locator(".mlbook-widget[data-step]")
+    eta = root.get_by_label("learning rate η", exact=True)
+    eta.fill("2")
+    eta.press("Enter")
+    before = root.locator(".mlbook-readout").inner_text()
+    for _ in range(3):
+        drawn = renders(root)
+        root.get_by_role("button", name="step").click()
+        wait_rendered(root, drawn)
+    expected = _chapters_trainer().run(3, learning_rate=2.0).history[-1]
+    assert root.locator(".mlbook-readout").inner_text() != before
+    assert root.get_attribute("data-step") == "3"
+    assert float(root.get_attribute("data-loss")) == pytest.approx(expected.loss, rel=PARITY)
+    assert float(root.get_attribute("data-accuracy")) == expected.accuracy
+    _quiet(page)
+
+
+def test_the_books_drawing_reads_replayed_test_digits(page, server, test_images):
+    open_page(page, server, PAGE)
+    root = page.locator(".mlbook-widget:has(canvas[data-bench=stroke])")
+    assert root.get_attribute("data-prediction") == "2"   # the example drawing
+    cnn = _pages_cnn(page)
+    images, labels = test_images
+    for image, label in zip(images[:3], labels[:3]):
+        _clear(root)
+        strokes = digits.strokes_from_image(image)
+        _draw(root, strokes)
+        seen = digits.preprocess(digits.rasterise(strokes))
+        expected = digits.cnn_forward(cnn, seen[None])[0]
+        assert _relative(_shown(root), expected) <= PARITY
+        assert root.get_attribute("data-prediction") == str(label) == str(expected.argmax())
+    _quiet(page)
