@@ -65,8 +65,11 @@ def open_notebook(page, lab, name: str, cells: list[str]):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     nbformat.write(notebook, folder / name)
-    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+    # reset: JupyterLab would otherwise restore the last test's notebook, maybe as the current one
+    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}&reset")
+    page.wait_for_function("""name => window.jupyterapp && window.jupyterapp.shell.currentWidget
+        && window.jupyterapp.shell.currentWidget.context
+        && window.jupyterapp.shell.currentWidget.context.path === name""", arg=name)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     # Wait for the kernel, then run every cell.
     page.wait_for_function("""() => {
