@@ -166,6 +166,9 @@ const PLOT_MARGIN = [10, 12, 40, 46]; // top, right, bottom, left
 const PLAY_MS = 40; // one tick of play
 const PLAY_TICKS = 120; // a whole run plays in about this many ticks
 const CIVIDIS = ["#00224e", "#35456c", "#666970", "#948e77", "#c8b866", "#fee838"];
+// The contours use cividis without its pale yellow end, so the highest stays visible on white
+// (as mlbook.calculus.CONTOUR_COLORS).
+const CONTOUR_SPAN = 0.72;
 
 function cividis(fraction) {
   const x = Math.min(1, Math.max(0, fraction)) * (CIVIDIS.length - 1);
@@ -187,7 +190,7 @@ function contourPaths(surface, xs, ys) {
   if (!contourCache.has(key)) contourCache.set(key, contourData(surface, xs, ys));
   const n = surface.levels.length;
   return contourCache.get(key).map((d, k) => s("path", { d: d || "M0,0", fill: "none",
-    stroke: cividis(k / Math.max(1, n - 1)), "stroke-width": 1 }));
+    stroke: cividis(CONTOUR_SPAN * k / Math.max(1, n - 1)), "stroke-width": 1 }));
 }
 
 function contourData(surface, xs, ys) {
