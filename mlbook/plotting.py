@@ -48,9 +48,10 @@ _STYLE = {
 }
 
 
-def use_book_style() -> None:
+def use_book_style(colors: int = 256) -> None:
     """Apply the book's matplotlib style (call once at the top of a chapter); in a notebook, also
-    show every figure as a compact PNG."""
+    show every figure as a compact PNG of ``colors`` colours (fewer: a lighter page)."""
+    _check_colors(colors)
     mpl.rcParams.update(_STYLE)
     try:
         from IPython import get_ipython
@@ -66,7 +67,13 @@ def use_book_style() -> None:
         plt.close(plt.figure())
 
         formatter = shell.display_formatter.formatters["image/png"]
-        formatter.for_type(Figure, lambda fig: compact_png(fig, bbox_inches="tight"))
+        formatter.for_type(Figure, lambda fig: compact_png(fig, colors=colors,
+                                                           bbox_inches="tight"))
+
+
+def _check_colors(colors) -> None:
+    if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
+        raise ValueError(f"colors must be a whole number from 2 to 256, got {colors!r}.")
 
 
 def compact_png(fig, dpi: float | None = None, colors: int = 256, **savefig) -> bytes:
@@ -75,8 +82,7 @@ def compact_png(fig, dpi: float | None = None, colors: int = 256, **savefig) -> 
     about half the bytes (or less, with fewer colours)."""
     if not hasattr(fig, "savefig"):
         raise TypeError(f"compact_png needs a matplotlib figure, got {type(fig).__name__}.")
-    if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
-        raise ValueError(f"colors must be a whole number from 2 to 256, got {colors!r}.")
+    _check_colors(colors)
     if dpi is not None and not (isinstance(dpi, (int, float)) and 0 < dpi < float("inf")):
         raise ValueError(f"dpi must be positive and finite (e.g. 100), got {dpi!r}.")
     from PIL import Image
