@@ -1,7 +1,8 @@
 """The book's Sphinx extension: what a plain ``jupyter-book build .`` needs to make the real site.
 
-* **Static build.** Sets ``MLBOOK_BUILD=static`` before any notebook runs; the kernels inherit it,
-  and widgets leave out controls that only work with a live kernel.
+* **The book's build.** Sets ``MLBOOK_BUILD=static`` before any notebook runs; the kernels inherit
+  it, so a chapter can tell the book's build from a reader's run (the MNIST chapter's full-data
+  check fails the build, but only notes a reader's changed recipe).
 * **Vendored JavaScript.** Fetches the pinned, checksummed npm packages (RequireJS, the widget
   manager, anywidget, MathJax) into ``_vendor/`` (see ``vendor_js.py``), which ``html_extra_path``
   copies to the site's root, so the site makes no request beyond its own origin.

@@ -3,8 +3,7 @@ author might mistype, must refuse it clearly and leave no partial files behind.
 
 A row is a :class:`Case`: a call that gets a fresh, empty working folder (also the current
 directory), and what must happen: an exception of the given types whose message names the problem
-(``match``, a regular expression), or, for live widgets, an HTML message of the given kind
-(``message="error"``) shown inside the widget. After the call the folder must hold exactly what
+(``match``, a regular expression). After the call the folder must hold exactly what
 it held before. No case may touch the network: downloads fail at once, as offline.
 
 To add a chapter's rows, append to ``CASES`` in its section at the end (``learning_rate_rows``
@@ -15,7 +14,6 @@ The run ends with a line ``bad-input cases: N checked``.
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import re
@@ -42,7 +40,6 @@ class Case:
     call: Callable[[Path], object]
     match: str = ""
     raises: tuple[type[BaseException], ...] = (ValueError, TypeError)
-    message: str | None = None      # live widgets: the kind of message shown ("error", ...)
     setup: Callable[[Path], None] | None = None
     needs_mirror: bool = False
     gap: str | None = None          # known missing validation (strict xfail, reported)
@@ -101,13 +98,6 @@ def _env_root(ws: Path):
 def _line_data():
     x = np.linspace(0, 1, 8)
     return x, 0.5 * x + 0.2
-
-
-def _find(widget, kind):
-    found = [widget] if isinstance(widget, kind) else []
-    for child in getattr(widget, "children", ()):
-        found += _find(child, kind)
-    return found
 
 
 def _intro(name: str, *args, **kwargs):
@@ -320,19 +310,6 @@ def _coin_explorer(**traits):
     from mlbook.probability import LikelihoodExplorer
 
     return LikelihoodExplorer(**traits)
-
-
-def _submit(view, number, count) -> str:
-    """Type into a live widget's one FloatText and one IntText, press its button, and return
-    the messages it then shows."""
-    import ipywidgets as widgets
-
-    (number_box,) = _find(view, widgets.FloatText)
-    (count_box,) = _find(view, widgets.IntText)
-    (button,) = _find(view, widgets.Button)
-    number_box.value, count_box.value = number, count
-    button.click()
-    return " ".join(h.value for h in _find(view, widgets.HTML) if "mlbook-message" in h.value)
 
 
 def _torch(*shape):
@@ -853,19 +830,12 @@ def test_bad_input_is_refused_clearly(case, tmp_path, monkeypatch, offline):
     if case.gap:
         _RESULTS["gaps"].append(case.id)
     try:
-        if case.message:
-            shown = html.unescape(case.call(workspace))  # the text the reader sees
-            assert f"mlbook-{case.message}" in shown, f"no {case.message} message shown: {shown!r}"
-            assert re.search(case.match, shown, re.I), f"the message {shown!r} does not name " \
-                f"the problem ({case.match})"
-        else:
-            with pytest.raises(case.raises) as info:
-                case.call(workspace)
-            text = str(info.value)
-            assert re.search(case.match, text, re.I | re.S), (
-                f"{type(info.value).__name__}: {text!r} does not name the problem "
-                f"({case.match})")
-            assert "Traceback" not in text
+        with pytest.raises(case.raises) as info:
+            case.call(workspace)
+        text = str(info.value)
+        assert re.search(case.match, text, re.I | re.S), (
+            f"{type(info.value).__name__}: {text!r} does not name the problem ({case.match})")
+        assert "Traceback" not in text
         assert _tree(workspace) == before, "the call left files behind or changed them"
     except BaseException:
         if not case.gap:

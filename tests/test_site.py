@@ -39,10 +39,9 @@ def check_widgets_render(page, server, doc) -> list[str]:
         s => JSON.parse(s.textContent).model_id)""")
     if not views:
         return []
-    # ipywidgets views carry .jupyter-widgets; a book widget (anywidget) marks its first draw.
+    # A book widget (anywidget) marks its first draw.
     page.wait_for_function("n => document.querySelectorAll("
-                           "'.jupyter-widgets, .mlbook-widget[data-renders]').length >= n",
-                           arg=len(views))
+                           "'.mlbook-widget[data-renders]').length >= n", arg=len(views))
     text = page.locator("article").inner_text()
     assert "Error displaying widget" not in text and "Could not create" not in text
     return page.evaluate("""() => {
