@@ -162,7 +162,7 @@ def test_a_run_with_other_settings_leaves_the_widget_alone(sample):
     assert not trainer.run(steps=3).diverged
     with pytest.raises(TypeError, match="not eta"):
         trainer.run(eta=0.1)
-    with pytest.raises(ValueError, match="learning rate η must be positive"):
+    with pytest.raises(ValueError, match="learning rate η must be a positive"):
         trainer.run(learning_rate=-1)
 
 
