@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT
+from conftest import ROOT, open_page
 
 from mlbook import open_problems as op
 from mlbook import speedrun as sr
@@ -458,3 +458,34 @@ def test_a_missing_model_file_stops_with_a_clear_message(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 2
     assert "No model file" in done.stderr
+
+
+# --- the built page ------------------------------------------------------------------------------
+
+PAGE = "chapters/open_problems"
+
+
+def test_the_page_says_which_numbers_are_live_and_where_the_others_come_from(page, server):
+    open_page(page, server, PAGE)
+    text = page.locator("article").inner_text()
+    assert "Which numbers are live" in text
+    captions = page.locator("table.mlbook-table caption").all_inner_texts()
+    benchmark = [c for c in captions if c.startswith("Benchmark, from open_problems_")]
+    assert len(benchmark) == 3, captions
+    assert any(c.startswith("Live,") for c in captions), captions
+    # each benchmark table is preceded by its file's date, machine and data
+    assert text.count("near-exact copy of MNIST") >= 3
+    # the targets are reported as the files say, met or not
+    assert re.search(r"(meets|misses) the chapter's target of 99% within 20 s", text)
+    assert re.search(r"(meets|short of) the chapter's target of 97% at ε ≤ 3", text)
+    for name in ("fig-op-tradeoff", "fig-op-privacy", "fig-op-federated"):
+        image = page.locator(f"#{name} img")
+        assert image.count() == 1, name
+        assert len(image.get_attribute("alt")) > 60, name
+
+
+def test_the_draw_a_digit_widget_runs_the_chapters_cnn_in_the_page(page, server):
+    open_page(page, server, PAGE)
+    widgets = page.locator(".mlbook-widget[data-renders]")
+    assert widgets.count() >= 2  # the draw-a-digit widget and the questions
+    assert "Error displaying widget" not in page.locator("article").inner_text()
