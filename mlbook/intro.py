@@ -9,13 +9,11 @@ numbers against them, and the chapter checks them against its own code).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import traitlets
 
 from mlbook.plotting import PALETTE
-from mlbook.widgets import BookWidget, figure_fallback
+from mlbook.widgets import BookWidget, check_learning_rate, figure_fallback
 
 MAX_LEARNING_RATE = 10.0  # far beyond any stable rate for data on the scale of one
 MAX_STEPS = 1000
@@ -42,14 +40,7 @@ def _points(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _learning_rate(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"the learning rate η must be a number, got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"the learning rate η must be a positive, finite number, got {value}.")
-    if value > MAX_LEARNING_RATE:
-        raise ValueError(f"a learning rate η of {value:g} is far too large for this fit: "
-                         f"use a value up to {MAX_LEARNING_RATE:g} (try 0.3).")
-    return float(value)
+    return check_learning_rate(value, MAX_LEARNING_RATE, suggestion=0.3)
 
 
 def descent_path(x, y, learning_rate: float, steps: int) -> list[tuple[float, float, float]]:
