@@ -675,7 +675,7 @@ def environment(threads: int, device: str, data_root: Path, training_images: int
     near_exact = readme.is_file() and "near-exact" in readme.read_text()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": f"{platform.machine()} {platform.processor() or _cpu_name()}".strip(),
+        "machine": f"{platform.machine()} {platform.processor() or cpu_name()}".strip(),
         "cpu_count": os.cpu_count(), "torch_threads": threads, "device": device,
         "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
         "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
@@ -687,7 +687,8 @@ def environment(threads: int, device: str, data_root: Path, training_images: int
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The processor's model name from /proc/cpuinfo (Linux), or "" where there is none."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
-import functools
-import http.server
 import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -42,21 +39,6 @@ from bench_widgets import DRIVE_JS, TARGET_MS  # noqa: E402
 
 MAX_DIFFERENCE = 1e-4
 CHUNK = 1000  # images per page evaluation
-
-
-def sandbox(folder: Path):
-    """A local site with only the vendored widget manager (as tests/conftest.py's fixture)."""
-    import vendor_js
-    from conftest import _QuietHandler
-
-    vendor_js.vendor()
-    for name in ("requirejs", "html-manager", "anywidget"):
-        (folder / name).symlink_to(ROOT / "_vendor" / name)
-    (folder / "require-config.js").symlink_to(ROOT / "_extra" / "require-config.js")
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
 def agreement(page, url, widget, model, mean, std, images) -> dict:
@@ -126,7 +108,7 @@ def main() -> int:
         sys.exit("bench_digits: --images must be 1 to 10000; --repeats and --epochs at least 1")
 
     import torch
-    from conftest import CHROMIUM_ARGS, chromium_path, logged_page
+    from conftest import CHROMIUM_ARGS, chromium_path, logged_page, serve_sandbox
     from playwright.sync_api import sync_playwright
     from test_digits import train_small_cnn
 
@@ -139,7 +121,7 @@ def main() -> int:
                              validation=(test.data[:200], test.targets[:200]))
     drawing = DrawDigit(model, mean=mean, std=std)
     with tempfile.TemporaryDirectory() as folder:
-        httpd, url = sandbox(Path(folder))
+        httpd, url = serve_sandbox(Path(folder))
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium_path(),

@@ -37,18 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlbook import data_root, load_mnist, mnist  # noqa: E402
+from mlbook.open_problems import cpu_name  # noqa: E402
 
 NOTEBOOK = ROOT / "chapters" / "mnist.ipynb"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def provenance(root: Path, n_train: int) -> str:
@@ -188,7 +179,8 @@ def main(argv=None):
         "schema": mnist.RESULTS_SCHEMA,
         "written_by": "scripts/bench_mnist.py",
         "date": datetime.date.today().isoformat(),
-        "machine": f"{cpu_name()}, {platform.system()} {platform.machine()}",
+        "machine": (f"{cpu_name() or platform.processor()}, "
+                    f"{platform.system()} {platform.machine()}"),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": (torch.cuda.get_device_name() if args.device == "cuda" else "CPU"),

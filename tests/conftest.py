@@ -148,22 +148,28 @@ def open_page(page, server: str, doc: str, query: str = "") -> None:
 
 # --- The book's widgets (mlbook.widgets.BookWidget) outside the book: a sandbox page ------------
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory):
-    """A local site with the vendored widget manager only, for widgets that Python sets up in a
-    test (no book build needed). Yields its folder and URL."""
+def serve_sandbox(folder: Path):
+    """Serve ``folder`` as a local site holding the vendored widget manager only (no book build
+    needed); returns the server and its URL."""
     sys.path.insert(0, str(ROOT / "_ext"))
     import vendor_js
 
     vendor_js.vendor()
-    folder = tmp_path_factory.mktemp("sandbox")
     for name in ("requirejs", "html-manager", "anywidget"):
         (folder / name).symlink_to(ROOT / "_vendor" / name)
     (folder / "require-config.js").symlink_to(ROOT / "_extra" / "require-config.js")
     handler = functools.partial(_QuietHandler, directory=str(folder))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory):
+    """A sandbox site for widgets that Python sets up in a test. Yields its folder and URL."""
+    folder = tmp_path_factory.mktemp("sandbox")
+    httpd, url = serve_sandbox(folder)
+    yield folder, url
     httpd.shutdown()
 
 
