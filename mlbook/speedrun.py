@@ -347,7 +347,7 @@ def verdict(results: dict, seconds: float = TARGET_SECONDS) -> tuple[bool, str]:
     cores = (f"{env['torch_threads']} CPU threads" if env["device"] == "cpu"
              else f"one GPU ({env.get('gpu')})")
     if met:
-        return True, (f"That meets the chapter's target: {target:.0%} within {seconds:.0f} s "
+        return True, (f"That meets the chapter's target of {target:.0%} within {seconds:.0f} s "
                       f"of training on {cores}.")
     limits = []
     epochs = final["recipe"]["epochs"]
