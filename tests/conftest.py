@@ -127,6 +127,23 @@ def page(browser, server):
         yield page
 
 
+@pytest.fixture
+def page_without_javascript(browser, server):
+    """Opens a book page (``doc``, e.g. "chapters/calculus") as a reader with JavaScript turned
+    off sees it."""
+    contexts = []
+
+    def open_doc(doc: str):
+        contexts.append(browser.new_context(java_script_enabled=False))
+        page = contexts[-1].new_page()
+        page.goto(f"{server}/{doc}.html")
+        return page
+
+    yield open_doc
+    for context in contexts:
+        context.close()
+
+
 def open_page(page, server: str, doc: str, query: str = "") -> None:
     """Load a book page and wait until every widget on it has drawn.
 

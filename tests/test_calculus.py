@@ -591,14 +591,9 @@ def test_the_books_explorer_shows_the_chapters_run(page, server):
     _clean(page)
 
 
-def test_without_javascript_the_page_shows_the_fallback_picture(browser, server):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"{server}/{DOC}.html")
-        pictures = page.locator("noscript.mlbook-fallback img")
-        alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
-        assert any("path of 60 steps of gradient descent" in alt for alt in alts), alts
-        assert pictures.first.is_visible()
-    finally:
-        context.close()
+def test_without_javascript_the_page_shows_the_fallback_picture(page_without_javascript):
+    page = page_without_javascript(DOC)
+    pictures = page.locator("noscript.mlbook-fallback img")
+    alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
+    assert any("path of 60 steps of gradient descent" in alt for alt in alts), alts
+    assert pictures.first.is_visible()

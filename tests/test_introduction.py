@@ -264,14 +264,9 @@ def test_the_books_widget_reaches_the_glued_values_after_30_steps(page, server):
     assert not page.mlbook_log.errors and not page.mlbook_log.console_errors
 
 
-def test_without_javascript_the_page_shows_the_fallback_picture(browser, server):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"{server}/chapters/introduction.html")
-        pictures = page.locator("noscript.mlbook-fallback img")
-        alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
-        assert any("least-squares line dashed" in alt for alt in alts), alts
-        assert pictures.first.is_visible()
-    finally:
-        context.close()
+def test_without_javascript_the_page_shows_the_fallback_picture(page_without_javascript):
+    page = page_without_javascript("chapters/introduction")
+    pictures = page.locator("noscript.mlbook-fallback img")
+    alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
+    assert any("least-squares line dashed" in alt for alt in alts), alts
+    assert pictures.first.is_visible()

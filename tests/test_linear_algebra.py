@@ -458,20 +458,15 @@ def test_the_chapters_explorer_reads_out_what_python_computes(page, server):
     assert not page.mlbook_log.errors and not page.mlbook_log.console_errors
 
 
-def test_without_javascript_the_explorers_show_their_default_state(browser, server):
-    context = browser.new_context(java_script_enabled=False)
-    try:
-        page = context.new_page()
-        page.goto(f"{server}/{DOC}.html")
-        pictures = page.locator("noscript.mlbook-fallback img[alt^='The map A = [[']")
-        assert pictures.count() == 2, "one picture per explorer"
-        first, second = (pictures.nth(i) for i in range(2))
-        assert "[[1.5, 0.5], [0.25, 1]]" in first.get_attribute("alt")
-        assert "[[1, 1], [0, 1]]" in second.get_attribute("alt"), "the second starts at the shear"
-        first.scroll_into_view_if_needed()
-        assert first.is_visible() and first.evaluate("img => img.naturalWidth > 100")
-    finally:
-        context.close()
+def test_without_javascript_the_explorers_show_their_default_state(page_without_javascript):
+    page = page_without_javascript(DOC)
+    pictures = page.locator("noscript.mlbook-fallback img[alt^='The map A = [[']")
+    assert pictures.count() == 2, "one picture per explorer"
+    first, second = (pictures.nth(i) for i in range(2))
+    assert "[[1.5, 0.5], [0.25, 1]]" in first.get_attribute("alt")
+    assert "[[1, 1], [0, 1]]" in second.get_attribute("alt"), "the second starts at the shear"
+    first.scroll_into_view_if_needed()
+    assert first.is_visible() and first.evaluate("img => img.naturalWidth > 100")
 
 
 def test_page_weighs_at_most_one_megabyte(site):

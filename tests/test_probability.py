@@ -491,19 +491,14 @@ def test_the_chapters_explorer_shows_the_run_its_prose_describes(page, server):
     _assert_quiet(page)
 
 
-def test_without_javascript_the_explorer_shows_its_fallback_picture(browser, server):
-    context = browser.new_context(java_script_enabled=False)
-    try:
-        page = context.new_page()
-        page.goto(f"{server}/{DOC}.html")
-        pictures = page.locator("noscript.mlbook-fallback img")
-        alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
-        shown = prob.explorer_summary(0.3, 100, 2)
-        matching = [i for i, alt in enumerate(alts)
-                    if f"{shown['covered']['wald']} of them cover" in alt]
-        assert len(matching) == 1, alts  # one explorer, one picture of its default run
-        picture = pictures.nth(matching[0])
-        picture.scroll_into_view_if_needed()
-        assert picture.is_visible() and picture.evaluate("img => img.naturalWidth > 100")
-    finally:
-        context.close()
+def test_without_javascript_the_explorer_shows_its_fallback_picture(page_without_javascript):
+    page = page_without_javascript(DOC)
+    pictures = page.locator("noscript.mlbook-fallback img")
+    alts = [pictures.nth(i).get_attribute("alt") for i in range(pictures.count())]
+    shown = prob.explorer_summary(0.3, 100, 2)
+    matching = [i for i, alt in enumerate(alts)
+                if f"{shown['covered']['wald']} of them cover" in alt]
+    assert len(matching) == 1, alts  # one explorer, one picture of its default run
+    picture = pictures.nth(matching[0])
+    picture.scroll_into_view_if_needed()
+    assert picture.is_visible() and picture.evaluate("img => img.naturalWidth > 100")
