@@ -683,8 +683,8 @@ def _contours(ax, surface: Surface, extent=None, levels=None):
     gap = surface.loss(grid_1, grid_2) - surface.min_value()
     ax.contour(grid_1, grid_2, gap, levels=levels or surface.levels(), cmap=CONTOUR_COLORS,
                linewidths=0.9)
-    for point in surface.minima():
-        ax.plot(*point, "*", color=PALETTE["black"], ms=10)
+    for point in surface.minima():  # above the paths that end on them
+        ax.plot(*point, "*", color=PALETTE["black"], ms=10, zorder=5)
     ax.set(xlabel="θ₁", ylabel="θ₂", xlim=(x0, x1), ylim=(y0, y1), aspect="equal")
     ax.grid(False)
 
@@ -719,7 +719,7 @@ def landscape_figure(panels: Sequence[tuple[Surface, dict[str, np.ndarray]]]):
         _contours(ax, surface)
         for point in surface.critical_points():
             if np.linalg.eigvalsh(surface.hessian(*point)).min() < 0:
-                ax.plot(*point, "X", color=PALETTE["black"], ms=9)
+                ax.plot(*point, "X", color=PALETTE["black"], ms=9, zorder=5)
         colors = (PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"])
         for i, ((label, path), color) in enumerate(zip(runs.items(), colors, strict=False)):
             # Earlier runs on top: where two paths share a stretch, both stay visible.
