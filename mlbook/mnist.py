@@ -466,7 +466,8 @@ def mnist_style(image, box: int = 20) -> np.ndarray:
         raise ValueError("grey levels must be finite numbers from 0 to 255 (or 0 to 1).")
     if array.max() > 1:
         array = array / 255
-    # Paper is the most common grey level; ink is whatever differs from it, dark or light.
+    # Paper covers most of a photo, so the median grey level is the paper's; ink is whatever
+    # differs from it, dark or light.
     ink = np.abs(array - np.median(array))
     if ink.max() < 0.1:
         raise ValueError("no digit found: the picture is (nearly) one uniform grey.")
