@@ -349,8 +349,8 @@ def fine_tune(model: nn.Module, images: torch.Tensor, labels, epochs: int = 1,
 def distillation_loss(student_scores: torch.Tensor, teacher_scores: torch.Tensor, labels,
                       temperature: float, alpha: float) -> torch.Tensor:
     """Hinton et al.'s loss: cross-entropy against the teacher's softened probabilities (weight
-    α, times T² so its gradient keeps its size as T grows) plus cross-entropy against the labels
-    (weight 1 − α)."""
+    ``alpha``, the chapter's γ, times T² so its gradient keeps its size as T grows) plus
+    cross-entropy against the labels (weight 1 − ``alpha``)."""
     _positive(temperature, "temperature")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}.")
@@ -733,19 +733,34 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str = 
 
 
 def plot_tradeoff(rows: Sequence[dict]):
-    """Accuracy against latency, one point per model, its area proportional to its bytes."""
+    """Test error (log scale, so that 1% and 1.1% stay apart) against latency, one marker per
+    model (colour and shape together tell the models apart), its area proportional to its
+    bytes."""
+    import itertools
+
     import matplotlib.pyplot as plt
 
     from mlbook.plotting import CYCLE
 
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     largest = max(r["bytes"] for r in rows)
-    for colour, row in zip(CYCLE * 3, rows):
-        ax.scatter(row["latency_ms"], 100 * row["accuracy"], s=40 + 600 * row["bytes"] / largest,
-                   color=colour, alpha=0.8, edgecolor="black", linewidth=0.5,
+    styles = zip(itertools.cycle(CYCLE), itertools.cycle("osD^vP<>h"))
+    for (colour, marker), row in zip(styles, rows):
+        ax.scatter(row["latency_ms"], 100 * (1 - row["accuracy"]), marker=marker,
+                   s=40 + 600 * row["bytes"] / largest, color=colour, alpha=0.8,
+                   edgecolor="black", linewidth=0.5,
                    label=f"{row['name']} ({row['bytes'] / 1024:.0f} kB)")
-    ax.set(xlabel="latency per image (ms, batch 1)", ylabel="test accuracy (%)")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    ax.set(xlabel="latency per image (ms, batch 1)", ylabel="test error (%, log scale)",
+           yscale="log")
+    errors = [100 * (1 - r["accuracy"]) for r in rows]
+    ax.set_ylim(min(errors) / 1.5, max(errors) * 1.8)  # room for the largest discs
+    ax.set_yticks([t for t in (0.5, 1, 2, 5, 10, 20, 50, 100)
+                   if min(errors) / 1.5 <= t <= max(errors) * 1.8])
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(plt.NullLocator())
+    legend = ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    for handle in legend.legend_handles:
+        handle.set_sizes([50])  # the legend names the models; the plot shows their size
     fig.tight_layout()
     return fig
 
@@ -790,6 +805,8 @@ def plot_privacy(results: dict):
     ax.axhline(100 * results["non_private"]["test_accuracy"][-1], color=PALETTE["vermillion"],
                linestyle="--", label="same network, no privacy")
     ax.set(xscale="log", xlabel="privacy budget ε (δ = 1e-5)", ylabel="test accuracy (%)")
+    ax.set_xticks([r["epsilon"] for r in rows], [f"{r['epsilon']:.1f}" for r in rows])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.legend(fontsize=9)
     fig.tight_layout()
     return fig

@@ -294,6 +294,32 @@ def test_results_files_say_where_their_numbers_come_from(name):
     assert "near-exact" in env["data"]["provenance"] or "as found" in env["data"]["provenance"]
 
 
+def test_the_tradeoff_figure_tells_every_model_apart_on_a_log_error_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = op.load_results(RESULTS[0])["rows"]
+    ax = op.plot_tradeoff(rows).axes[0]
+    assert ax.get_yscale() == "log"
+    styles = {(tuple(np.round(dots.get_facecolor()[0], 3)),
+               dots.get_paths()[0].vertices.round(3).tobytes()) for dots in ax.collections}
+    assert len(styles) == len(rows)  # no two models share colour and shape
+    errors = [dots.get_offsets()[0][1] for dots in ax.collections]
+    assert errors == pytest.approx([100 * (1 - r["accuracy"]) for r in rows])
+    low, high = ax.get_ylim()
+    assert low < min(errors) and max(errors) < high
+
+
+def test_the_privacy_figure_labels_each_budget_it_ran():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    results = op.load_results(RESULTS[2])
+    ax = op.plot_privacy(results).axes[0]
+    budgets = sorted(r["epsilon"] for r in results["dp"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{e:.1f}" for e in budgets]
+
+
 def test_results_files_used_the_chapters_recipes():
     assert op.load_results(RESULTS[0])["recipe"] == op.COMPRESSION
     speedrun = op.load_results(RESULTS[1])
