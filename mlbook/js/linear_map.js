@@ -256,8 +256,11 @@ function render({ model, el }) {
     swatch(COLORS.sky, "grid after A"), swatch(COLORS.vermillion, "unit circle after A"),
     swatch(COLORS.green, "F after A"), swatch(COLORS.black, "eigenvector directions", true),
     swatch(COLORS.purple, "σᵢuᵢ = Avᵢ (dotted: vᵢ)"), swatch("#8a8a8a", "before A", true));
+  // The status line sits beside the plot, not below the widget: a message that comes and goes
+  // (a singular A) then leaves the widget's height alone, and the page below need not move.
+  const status = h("div", { class: "mlbook-status", role: "status", "aria-live": "polite" });
   root.append(h("div", { class: "mlbook-figures" }, h("div", {}, svg),
-    h("div", {}, entries, readout)), presetRow, legend);
+    h("div", {}, entries, readout, status)), presetRow, legend);
 
   function update() {
     const m = matrix();
