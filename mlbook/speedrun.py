@@ -142,7 +142,7 @@ def normalise(pixels: torch.Tensor) -> torch.Tensor:
 
 class DecodedImages(torch.utils.data.Dataset):
     """MNIST as the example reads it: each item a PIL image turned into a normalised tensor
-    (torchvision's ``ToTensor`` and ``Normalize``), decoded anew every time it is drawn."""
+    (torchvision's ``ToTensor`` and ``Normalize``), converted anew every time it is drawn."""
 
     def __init__(self, pixels: torch.Tensor, labels: torch.Tensor):
         from torchvision import transforms
