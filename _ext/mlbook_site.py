@@ -10,6 +10,9 @@
   the ``mlbook`` package that notebooks import. When any file in ``mlbook/`` changes, the execution
   cache is dropped and every page is read again (the package's hash is a config value, so Sphinx
   sees the change), so no page shows outputs of an older package.
+* **Notebooks side by side.** The notebooks the execution cache lacks run one per core at a
+  time before Sphinx reads the pages (myst-nb would run them one after another); myst-nb then
+  finds them all in the cache.
 * **A quiet console.** The theme's default colour mode is set (jupyter-book leaves it empty).
 * **The book as a PDF.** After an HTML build, ``book_pdf.py`` prints every page, in the order of
   the table of contents, into ``book.pdf`` in the site (headless Chromium), and every page's
@@ -26,10 +29,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import book_pdf
+import nbformat
 import vendor_js
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from jupyter_cache.executors.utils import single_nb_execution
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
@@ -56,11 +64,15 @@ def _vendor(app, config) -> None:
         raise ExtensionError(f"vendor_js: {err}") from None
 
 
+def _cache_path(app) -> Path:
+    return Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+
+
 def _drop_stale_cache(app, config) -> None:
     """If mlbook changed since the cache was filled, empty the cache; the hash is a config value,
     so a change also makes Sphinx read every page again."""
     config.mlbook_package_hash = current = package_hash()
-    cache = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    cache = _cache_path(app)
     recorded = cache / HASH_FILE
     if recorded.is_file() and recorded.read_text().strip() == current:
         return
@@ -70,6 +82,54 @@ def _drop_stale_cache(app, config) -> None:
     # Recorded now, not after the build: a failed build must not make the next one start over.
     cache.mkdir(parents=True, exist_ok=True)
     recorded.write_text(current + "\n")
+
+
+def _execute_side_by_side(app, env, docnames) -> None:
+    """Run the notebooks that the cache lacks, one per core at a time, before Sphinx reads them.
+
+    myst-nb runs them one after another as it reads each page; a chapter's kernel keeps about one
+    core busy, so on two cores two notebooks run in the time of one. The results go into the
+    cache the way myst-nb puts them there, so it finds every notebook cached. A notebook that
+    fails is left out: myst-nb runs it again as it reads the page and reports the error.
+    The book's later chapters train larger models, so the last chapter starts first.
+    """
+    if app.config.nb_execution_mode != "cache":
+        return
+    cache = get_cache(str(_cache_path(app)))
+    order = list(getattr(app.config, "external_site_map", None) or sorted(docnames))
+    todo = []
+    for docname in reversed([name for name in order if name in docnames]):
+        path = Path(env.doc2path(docname))
+        if path.suffix != ".ipynb":
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            todo.append((path, notebook))
+    if len(todo) < 2:
+        return  # nothing to gain: myst-nb runs it
+    workers = min(len(todo), os.cpu_count() or 1)
+    logger.info(f"Executing {len(todo)} notebooks, {workers} at a time")
+
+    def execute(job):
+        path, notebook = job
+        return job, single_nb_execution(notebook, cwd=str(path.parent),
+                                        timeout=app.config.nb_execution_timeout,
+                                        allow_errors=app.config.nb_execution_allow_errors,
+                                        meta_override=True)
+
+    with ThreadPoolExecutor(workers) as pool:  # each thread waits on its own kernel process
+        for (path, notebook), result in pool.map(execute, todo):
+            if result.err is not None:
+                logger.info(f"{path}: failed; it runs again as its page is read")
+                continue
+            record = cache.add_nb_to_project(str(path))
+            cache.cache_notebook_bundle(CacheBundleIn(notebook, record.uri,
+                                                      data={"execution_seconds": result.time}),
+                                        check_validity=False, overwrite=True)
+            # myst-nb's wording, which scripts/bench_build.py reads
+            logger.info(f"{path}: Executed notebook in {result.time:.2f} seconds (side by side)")
 
 
 def _theme_defaults(app, config) -> None:
@@ -128,6 +188,7 @@ def setup(app):
     app.connect("config-inited", _vendor, priority=100)
     app.connect("config-inited", _drop_stale_cache, priority=100)
     app.connect("config-inited", _theme_defaults)
+    app.connect("env-before-read-docs", _execute_side_by_side)
     # After the other handlers (default priority 500) have added their scripts.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.add_config_value("mlbook_pdf", True, "html")

@@ -14,7 +14,8 @@ Measures, on a copy so that the working tree and its ``_build/`` are never touch
   of the HTML), the site total and the largest page;
 * (h) the MNIST chapter's time-to-accuracy figures, if ``scripts/bench_mnist.py`` wrote its JSON.
 
-Targets (flagged PASS/FAIL): clean build <= 4 min, prose-edit rebuild <= 20 s, no page over 1 MB.
+Targets (flagged PASS/FAIL): clean build <= 150 s on 2 cores, prose-edit rebuild <= 20 s, no page
+over 1 MB.
 
 Usage::
 
@@ -48,7 +49,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_CLEAN_S = 240.0
+TARGET_CLEAN_S = 150.0
 TARGET_PROSE_S = 20.0
 TARGET_PAGE_BYTES = 1_000_000  # HTML + images + widget state; vendored JS not counted
 PROSE_MARK = "Benchmark edit: this sentence was added by scripts/bench_build.py."
@@ -151,11 +152,14 @@ def log_executions(log: str) -> dict[str, list]:
         if not match:
             continue
         name = Path(match["path"]).stem
-        if match["what"].startswith("Executing"):
-            executed.append(name)
-        elif match["what"].startswith("Using cached"):
+        if match["what"].startswith("Using cached"):
             cached.append(name)
-        else:
+            continue
+        # myst-nb logs "Executing" and then "Executed"; the book's extension, which runs
+        # notebooks side by side before Sphinx reads them, logs only "Executed".
+        if name not in executed:
+            executed.append(name)
+        if match["seconds"]:
             times[name] = float(match["seconds"])
     return {"executed": executed, "cached": cached, "seconds": times}
 
@@ -406,7 +410,7 @@ def mnist_table(results) -> list[str]:
 def targets(report: dict) -> list[dict]:
     steps, out = report.get("steps", {}), []
     clean = steps.get("clean build")
-    out.append({"name": "clean build <= 4 min", "ok": None if clean is None else
+    out.append({"name": f"clean build <= {TARGET_CLEAN_S:.0f} s", "ok": None if clean is None else
                 clean["ok"] and clean["seconds"] <= TARGET_CLEAN_S,
                 "measured": "not run" if clean is None else f"{clean['seconds']:.1f} s"})
     prose = steps.get("prose edit")
