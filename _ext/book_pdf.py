@@ -553,8 +553,11 @@ def print_pdf(site: Path, book: Book, out: Path, guess: dict[str, int] | None = 
                         "the contents may be a page off")
                     break
                 page.evaluate(_FILL_PAGES, pages)
+                # A print with no page numbers to show yet (a clean build) is only read for
+                # them, never kept: it skips the structure tree that screen readers use.
                 reader = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True,
-                                                       print_background=True, tagged=True)))
+                                                       print_background=True,
+                                                       tagged=bool(pages))))
                 prints += 1
                 found = _destination_pages(reader)
                 shown, pages = pages, {name: found[name] for name in wanted if name in found}

@@ -144,6 +144,15 @@ def test_pages_are_numbered_at_the_foot(pdf, pages, reader):
     assert feet[0].strip() == "", "the title page shows a page number"
 
 
+def test_the_pdf_is_tagged_for_screen_readers(reader):
+    # A clean build's first print, read only for its page numbers, is untagged; the kept one not.
+    catalog = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in catalog, "book.pdf has no structure tree: a screen reader " \
+        "reads it as unordered text"
+    assert bool(catalog["/MarkInfo"]["/Marked"])
+    assert str(catalog["/Lang"]).startswith("en")
+
+
 def test_page_count_is_plausible(reader):
     pages = len(reader.pages)
     assert 2 + len(DOCS) <= pages <= 80 * len(DOCS), pages
