@@ -30,6 +30,7 @@ import hashlib
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import book_pdf
@@ -84,11 +85,24 @@ def _drop_stale_cache(app, config) -> None:
     recorded.write_text(current + "\n")
 
 
+@contextmanager
+def _environment(defaults: dict[str, str]):
+    """Set these environment variables, unless already set, for the duration of the block."""
+    added = {name: value for name, value in defaults.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def _execute_side_by_side(app, env, docnames) -> None:
     """Run the notebooks that the cache lacks, one per core at a time, before Sphinx reads them.
 
     myst-nb runs them one after another as it reads each page; a chapter's kernel keeps about one
-    core busy, so on two cores two notebooks run in the time of one. The results go into the
+    core busy, so on two cores two notebooks run in the time of one (each kernel is given one
+    core's worth of threads, unless ``OMP_NUM_THREADS`` is set). The results go into the
     cache the way myst-nb puts them there, so it finds every notebook cached. A notebook that
     fails is left out: myst-nb runs it again as it reads the page and reports the error.
     The book's later chapters train larger models, so the last chapter starts first.
@@ -109,7 +123,11 @@ def _execute_side_by_side(app, env, docnames) -> None:
             todo.append((path, notebook))
     if len(todo) < 2:
         return  # nothing to gain: myst-nb runs it
-    workers = min(len(todo), os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    workers = min(len(todo), cores)
+    # One core's worth of threads per kernel (the kernels inherit the variable): two kernels of
+    # two threads each on two cores spend their time waiting on each other.
+    threads = {"OMP_NUM_THREADS": str(max(1, cores // workers))}
     logger.info(f"Executing {len(todo)} notebooks, {workers} at a time")
 
     def execute(job):
@@ -119,7 +137,8 @@ def _execute_side_by_side(app, env, docnames) -> None:
                                         allow_errors=app.config.nb_execution_allow_errors,
                                         meta_override=True)
 
-    with ThreadPoolExecutor(workers) as pool:  # each thread waits on its own kernel process
+    with _environment(threads), ThreadPoolExecutor(workers) as pool:
+        # each thread only waits on its own kernel process
         for (path, notebook), result in pool.map(execute, todo):
             if result.err is not None:
                 logger.info(f"{path}: failed; it runs again as its page is read")
