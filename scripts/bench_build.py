@@ -3,9 +3,10 @@
 
 Measures, on a copy so that the working tree and its ``_build/`` are never touched:
 
-* (a) a clean build with execution, (b) a no-op rebuild, (c) a rebuild after editing one prose
-  (markdown) cell, which must execute no notebook, (d) a rebuild after editing one code cell, which
-  must execute that notebook only. Executions are counted from jupyter-cache's records (a new or
+* (a) a clean build with execution and the PDF, (b) a no-op rebuild, (c) a rebuild after editing
+  one prose (markdown) cell, which must execute no notebook, (d) a rebuild after editing one code
+  cell, which must execute that notebook only; (c) and (d) skip the PDF (``MLBOOK_PDF=0``), as an
+  author does while writing. Executions are counted from jupyter-cache's records (a new or
   re-created record is an execution) and cross-checked against the build log;
 * (e) each chapter's execution time (jupyter-cache's ``execution_seconds``);
 * (f) the peak memory of each build (the summed RSS of the build's process tree, kernels included,
@@ -51,6 +52,8 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_CLEAN_S = 150.0
 TARGET_PROSE_S = 20.0
+# The edit rebuilds are an author's loop: they skip the PDF, as AUTHORING.md says to while writing.
+WRITING = {"MLBOOK_PDF": "0"}
 TARGET_PAGE_BYTES = 1_000_000  # HTML + images + widget state; vendored JS not counted
 PROSE_MARK = "Benchmark edit: this sentence was added by scripts/bench_build.py."
 CODE_MARK = "# benchmark edit (scripts/bench_build.py)"
@@ -509,11 +512,11 @@ def main(argv: list[str] | None = None) -> int:
         report["steps"] = steps
         report["edits"] = []
 
-        def step(name: str, extra=None, **more) -> dict:
+        def step(name: str, extra=None, changes: dict | None = None, **more) -> dict:
             nonlocal failed
             before = cache_records(copy)
             print(f"bench_build: {name} ...", file=sys.stderr, flush=True)
-            result = run_build(copy, env, extra)
+            result = run_build(copy, {**env, **(changes or {})}, extra)
             log = result.pop("log")
             (out / "logs").mkdir(parents=True, exist_ok=True)
             (out / "logs" / f"{name.replace(' ', '-')}.log").write_text(log)
@@ -551,10 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         notebook = pick_notebook(copy, args.notebook)
         if not failed and not args.skip_prose:
             report["edits"].append(edit_prose(notebook))
-            step("prose edit", target=f"<= {TARGET_PROSE_S:.0f} s, 0 executed")
+            step("prose edit", target=f"<= {TARGET_PROSE_S:.0f} s, 0 executed", changes=WRITING)
         if not failed and not args.skip_code:
             report["edits"].append(edit_code(notebook))
-            step("code edit", target=f"only {notebook.stem} executed", edited=notebook.stem)
+            step("code edit", target=f"only {notebook.stem} executed", edited=notebook.stem,
+                 changes=WRITING)
         if (copy / "_build" / ".jupyter_cache").is_dir():
             report["chapter_seconds"] = chapter_times(copy)
         if not args.skip_pages and (copy / "_build" / "html" / "index.html").is_file():
