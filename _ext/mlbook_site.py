@@ -1,8 +1,9 @@
 """The book's Sphinx extension: what a plain ``jupyter-book build .`` needs to make the real site.
 
-* **The book's build.** Sets ``MLBOOK_BUILD=static`` before any notebook runs; the kernels inherit
-  it, so a chapter can tell the book's build from a reader's run (the MNIST chapter's full-data
-  check fails the build, but only notes a reader's changed recipe).
+* **The book's build.** Sets ``MLBOOK_BUILD=static`` (and ``OMP_NUM_THREADS=1`` unless set)
+  before any notebook runs; the kernels inherit it, so a chapter can tell the book's build from a
+  reader's run (the MNIST chapter's full-data check fails the build, but only notes a reader's
+  changed recipe).
 * **Vendored JavaScript.** Fetches the pinned, checksummed npm packages (RequireJS, the widget
   manager, anywidget, MathJax) into ``_vendor/`` (see ``vendor_js.py``), which ``html_extra_path``
   copies to the site's root, so the site makes no request beyond its own origin.
@@ -12,7 +13,8 @@
   sees the change), so no page shows outputs of an older package.
 * **Notebooks side by side.** The notebooks the execution cache lacks run one per core at a
   time before Sphinx reads the pages (myst-nb would run them one after another); myst-nb then
-  finds them all in the cache.
+  finds them all in the cache. Each page's executed copy (``jupyter_execute/``) is written from
+  the cache, with its outputs, which myst-nb leaves out for a notebook it found cached.
 * **A quiet console.** The theme's default colour mode is set (jupyter-book leaves it empty).
 * **The book as a PDF.** After an HTML build, ``book_pdf.py`` prints every page, in the order of
   the table of contents, into ``book.pdf`` in the site (headless Chromium), and every page's
@@ -30,7 +32,6 @@ import hashlib
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import book_pdf
@@ -85,24 +86,12 @@ def _drop_stale_cache(app, config) -> None:
     recorded.write_text(current + "\n")
 
 
-@contextmanager
-def _environment(defaults: dict[str, str]):
-    """Set these environment variables, unless already set, for the duration of the block."""
-    added = {name: value for name, value in defaults.items() if name not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
 def _execute_side_by_side(app, env, docnames) -> None:
     """Run the notebooks that the cache lacks, one per core at a time, before Sphinx reads them.
 
     myst-nb runs them one after another as it reads each page; a chapter's kernel keeps about one
-    core busy, so on two cores two notebooks run in the time of one (each kernel is given one
-    core's worth of threads, unless ``OMP_NUM_THREADS`` is set). The results go into the
+    core busy (its threads are one, see ``setup``), so on two cores two notebooks run in the
+    time of one. The results go into the
     cache the way myst-nb puts them there, so it finds every notebook cached. A notebook that
     fails is left out: myst-nb runs it again as it reads the page and reports the error.
     The book's later chapters train larger models, so the last chapter starts first.
@@ -123,11 +112,7 @@ def _execute_side_by_side(app, env, docnames) -> None:
             todo.append((path, notebook))
     if len(todo) < 2:
         return  # nothing to gain: myst-nb runs it
-    cores = os.cpu_count() or 1
-    workers = min(len(todo), cores)
-    # One core's worth of threads per kernel (the kernels inherit the variable): two kernels of
-    # two threads each on two cores spend their time waiting on each other.
-    threads = {"OMP_NUM_THREADS": str(max(1, cores // workers))}
+    workers = min(len(todo), os.cpu_count() or 1)
     logger.info(f"Executing {len(todo)} notebooks, {workers} at a time")
 
     def execute(job):
@@ -137,8 +122,7 @@ def _execute_side_by_side(app, env, docnames) -> None:
                                         allow_errors=app.config.nb_execution_allow_errors,
                                         meta_override=True)
 
-    with _environment(threads), ThreadPoolExecutor(workers) as pool:
-        # each thread only waits on its own kernel process
+    with ThreadPoolExecutor(workers) as pool:  # each thread only waits on its own kernel
         for (path, notebook), result in pool.map(execute, todo):
             if result.err is not None:
                 logger.info(f"{path}: failed; it runs again as its page is read")
@@ -149,6 +133,23 @@ def _execute_side_by_side(app, env, docnames) -> None:
                                         check_validity=False, overwrite=True)
             # myst-nb's wording, which scripts/bench_build.py reads
             logger.info(f"{path}: Executed notebook in {result.time:.2f} seconds (side by side)")
+
+
+def _executed_copy_with_outputs(app, doctree) -> None:
+    """myst-nb (1.4) writes ``jupyter_execute/<page>.ipynb`` from the notebook as it read it, which
+    holds outputs only when myst-nb executed it itself: a notebook taken from the cache (every one
+    that ran side by side, and any page read again without a code change) is written without
+    them. Write the cached, executed notebook there instead."""
+    path = Path(app.env.doc2path(app.env.docname))
+    if path.suffix != ".ipynb" or app.config.nb_execution_mode != "cache":
+        return
+    try:
+        _, executed = get_cache(str(_cache_path(app))).merge_match_into_notebook(
+            nbformat.read(path, as_version=4))
+    except KeyError:
+        return  # not executed (a failed run): myst-nb has reported it
+    target = Path(app.env.mystnb_config.output_folder, *f"{app.env.docname}.ipynb".split("/"))
+    target.write_text(nbformat.writes(executed), encoding="utf-8")
 
 
 def _theme_defaults(app, config) -> None:
@@ -202,12 +203,17 @@ def _print_pdf(app, exception) -> None:
 def setup(app):
     # Before any kernel starts: kernels inherit this process's environment.
     os.environ[BUILD_ENV] = "static"
+    # One thread per kernel, unless set: two two-thread kernels on two cores wait on each other,
+    # and a number printed to its last digit (a round-off) is the same whether its notebook ran
+    # alone or beside another (tests/test_reproducible.py executes it the same way).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     app.add_config_value("mlbook_package_hash", "", "env")
     # Early, before Sphinx checks that the html_extra_path entries exist (priority 800).
     app.connect("config-inited", _vendor, priority=100)
     app.connect("config-inited", _drop_stale_cache, priority=100)
     app.connect("config-inited", _theme_defaults)
     app.connect("env-before-read-docs", _execute_side_by_side)
+    app.connect("doctree-read", _executed_copy_with_outputs)
     # After the other handlers (default priority 500) have added their scripts.
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.add_config_value("mlbook_pdf", True, "html")

@@ -92,7 +92,8 @@ def _code(notebook) -> list[str]:
 
 
 def _kernel_env() -> dict[str, str]:
-    env = {"MLBOOK_BUILD": "static"}
+    # As _ext/mlbook_site.py sets them for the build's kernels.
+    env = {"MLBOOK_BUILD": "static", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     if not os.environ.get("MLBOOK_DATA"):
         mirror = ROOT.parent / "shared" / "data" / "mnist-offline"
         if (mirror / "MNIST").is_dir():  # as scripts/env.sh does for the build
